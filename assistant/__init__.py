@@ -1,0 +1,1 @@
+"""The chat model, the search-then-answer loop and the citation checks."""

@@ -1,0 +1,1 @@
+"""Knowledge-base ingestion into Chroma and the `search_knowledge_base` tool."""

@@ -1,0 +1,63 @@
+"""Typed retrieval settings and the one config parser every entry point uses.
+
+Settings come from a YAML file (`--config`, default `configs/assistant.yaml` when it
+exists) and are overridden by command-line flags, through trl's `TrlParser`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CONFIG_FILE = "configs/assistant.yaml"
+BUNDLED_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def cache_home() -> Path:
+    """Where converted models and indexes live: $DESKMATE_HOME or ~/.cache/deskmate."""
+    return Path(os.environ.get("DESKMATE_HOME", Path.home() / ".cache" / "deskmate"))
+
+
+@dataclass
+class RetrievalConfig:
+    kb_dir: str = field(default="data/kb", metadata={"help": "Folder of help-center documents to index."})
+    index_dir: str = field(
+        default="", metadata={"help": "Folder of the embedded Chroma index (default: $DESKMATE_HOME/index)."}
+    )
+    collection: str = field(default="helpcenter", metadata={"help": "Chroma collection name (3-512 characters)."})
+    chroma_url: str = field(
+        default="", metadata={"help": "URL of a Chroma server (e.g. http://127.0.0.1:8000); empty = embedded."}
+    )
+    embedding_model: str = field(
+        default=BUNDLED_EMBEDDING_MODEL,
+        metadata={"help": "Sentence-transformers model: 'bundled:all-MiniLM-L6-v2', a hub id or a local path."},
+    )
+    top_k: int = field(default=5, metadata={"help": "Passages returned per search."})
+    min_score: float = field(
+        default=0.35, metadata={"help": "Relevance floor (cosine similarity); below it a passage is no evidence."}
+    )
+    chunk_size: int = field(default=900, metadata={"help": "Maximum characters per chunk."})
+    chunk_overlap: int = field(default=120, metadata={"help": "Characters shared by neighbouring chunks."})
+
+    def resolved_index_dir(self) -> Path:
+        return Path(self.index_dir) if self.index_dir else cache_home() / "index"
+
+
+def parse_config(dataclass_types, args=None):
+    """Parse `--config FILE.yaml` plus flag overrides into instances of `dataclass_types`.
+
+    YAML keys that belong to other parts of the product are ignored here, so one file
+    serves every entry point.
+    """
+    from trl import TrlParser
+
+    args = list(args) if args is not None else None
+    if args is None:
+        import sys
+
+        args = sys.argv[1:]
+    if "--config" not in args and Path(DEFAULT_CONFIG_FILE).exists():
+        args = ["--config", DEFAULT_CONFIG_FILE, *args]
+    parser = TrlParser(dataclass_types)
+    return parser.parse_args_and_config(args, fail_with_unknown_args=False)

