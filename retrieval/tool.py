@@ -36,3 +36,8 @@ def tool_schema(tool: StructuredTool) -> dict:
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
     return convert_to_openai_tool(tool)
+
+
+def search_tool_schema() -> dict:
+    """The search tool's schema without an index (training renders prompts with it)."""
+    return tool_schema(make_search_tool(searcher=None))
