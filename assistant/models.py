@@ -8,7 +8,6 @@ $DESKMATE_HOME/models so later loads are fast and every tool (peft, trl) can rea
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from retrieval.config import cache_home
 
 from .config import BUNDLED_CHAT_MODEL, ModelConfig
 from .errors import ModelNotFoundError
+from .registry import resolve_adapter  # noqa: F401  (re-exported: callers use models.resolve_adapter)
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +66,6 @@ def resolve_base_model(name: str) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         convert_bundled(target)
     return str(target)
-
-
-def resolve_adapter(adapter: str, adapters_dir: str) -> str | None:
-    """A folder path, or a registry name (`latest`, a run name) looked up in `adapters_dir`."""
-    if not adapter:
-        return None
-    if Path(adapter, "adapter_config.json").exists():
-        return adapter
-    registry = Path(adapters_dir) / "registry.json"
-    names = json.loads(registry.read_text()) if registry.exists() else {}
-    run = names.get("aliases", {}).get(adapter, adapter)
-    folder = Path(adapters_dir) / run
-    if (folder / "adapter_config.json").exists():
-        return str(folder)
-    raise ModelNotFoundError(
-        f"No adapter {adapter!r}: not a folder with adapter_config.json, nor a name in {registry}. "
-        "Train one with `python -m training.sft`, or leave `adapter` empty to serve the base model."
-    )
 
 
 def pick_device(device: str) -> str:
