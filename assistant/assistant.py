@@ -2,28 +2,30 @@
 
     assistant = Assistant.from_config(cfg)
     for event in assistant.stream([{"role": "user", "content": "How do I return my Arc?"}]):
-        ...
+        ...                      # tool_call, tool_result, delta, final
     answer = assistant.answer(messages)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from retrieval.search import Passage, Searcher
+from retrieval.search import Passage, Searcher, format_passages
 from retrieval.tool import TOOL_NAME, make_search_tool, tool_schema
 
-from .chat_format import render_conversation, tool_call_message
+from .chat_format import parse_tool_calls, tool_call_message
 from .citations import Citation, verify
-from .config import AppConfig, ChatConfig
-from .errors import InvalidMessageError
-from .generation import LocalGenerator
+from .config import AppConfig
+from .conversation import trim_history, validate
 from .prompts import system_prompt
+from .safety import redact_passages
 
-ROLES = {"system", "user", "assistant", "tool"}
+REFUSAL_RE = re.compile(r"\b(don't|do not|can't|cannot) (know|find|answer|see)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Answer:
     passages: list[Passage]
     grounded: bool
     handoff: bool
+    refused: bool = False
     usage: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
@@ -48,76 +51,123 @@ class Event:
     data: Any
 
 
-def validate(messages: list[dict], cfg: ChatConfig) -> str:
-    """Return the latest customer message, or raise `InvalidMessageError` saying what is wrong."""
-    if not messages:
-        raise InvalidMessageError("The conversation is empty; send a question.")
-    for i, message in enumerate(messages):
-        if message.get("role") not in ROLES:
-            raise InvalidMessageError(f"Message {i} has role {message.get('role')!r}; use one of {sorted(ROLES)}.")
-    if messages[-1]["role"] != "user":
-        raise InvalidMessageError("The last message must come from the user.")
-    question = (messages[-1].get("content") or "").strip()
-    if not question:
-        raise InvalidMessageError("The message is empty; type a question.")
-    if len(question) > cfg.max_message_chars:
-        raise InvalidMessageError(
-            f"The message is {len(question)} characters long; the limit is {cfg.max_message_chars}. Please shorten it."
-        )
-    return question
+def is_tool_call(text: str) -> bool:
+    return text.lstrip().startswith("<tool_call")
+
+
+def load_generator(cfg: AppConfig):
+    if cfg.model.backend == "openai":
+        from .openai_backend import OpenAIGenerator
+
+        return OpenAIGenerator.from_config(cfg.model)
+    from .generation import LocalGenerator
+
+    return LocalGenerator.from_config(cfg.model)
 
 
 class Assistant:
-    def __init__(self, generator: LocalGenerator, searcher: Searcher, cfg: AppConfig):
+    def __init__(self, generator, searcher: Searcher, cfg: AppConfig):
         self.generator, self.searcher, self.cfg = generator, searcher, cfg
         self.tool = make_search_tool(searcher)
         self.tools = [tool_schema(self.tool)]
+        self.handoff_re = re.compile(cfg.chat.handoff_pattern, re.IGNORECASE)
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> "Assistant":
-        return cls(LocalGenerator.from_config(cfg.model), Searcher(cfg.retrieval), cfg)
+        return cls(load_generator(cfg), Searcher(cfg.retrieval), cfg)
+
+    @property
+    def adapter_name(self) -> str:
+        return self.cfg.model.adapter
+
+    def use_adapter(self, name: str) -> None:
+        """Serve another adapter (a registry name or folder; empty = the base model) without restarting."""
+        model_cfg = dataclasses.replace(self.cfg.model, adapter=name)
+        self.generator = load_generator(dataclasses.replace(self.cfg, model=model_cfg))
+        self.cfg = dataclasses.replace(self.cfg, model=model_cfg)
+
+    def _search(self, query: str, first_number: int) -> list[Passage]:
+        found = self.searcher.search(query, self.cfg.retrieval.top_k)
+        renumbered = [dataclasses.replace(p, number=first_number + i) for i, p in enumerate(found)]
+        return redact_passages(renumbered)
 
     def stream(self, messages: list[dict]) -> Iterator[Event]:
         chat = self.cfg.chat
         question = validate(messages, chat)
         started = time.perf_counter()
-        history = [m for m in messages if m["role"] != "system"]
-        call = tool_call_message(TOOL_NAME, {"query": question, "k": self.cfg.retrieval.top_k})
-        yield Event("tool_call", call["tool_calls"][0]["function"])
-        result = self.tool.invoke({"type": "tool_call", "id": "call_0", "name": TOOL_NAME, "args": call["tool_calls"][0]["function"]["arguments"]})
-        passages: list[Passage] = result.artifact
-        yield Event("tool_result", passages)
-        searched = time.perf_counter()
-        if not passages:
-            answer = Answer(chat.no_evidence_message, [], [], grounded=False, handoff=True,
-                            timings={"search_s": searched - started, "total_s": searched - started})
-            yield Event("delta", answer.text)
-            yield Event("final", answer)
+        if chat.handoff_on_request and self.handoff_re.search(question):
+            yield from self._finish(Answer(chat.handoff_message, [], [], False, handoff=True), started, True)
             return
-        conversation = [
-            {"role": "system", "content": system_prompt(chat)},
-            *history,
-            call,
-            {"role": "tool", "content": result.content, "tool_call_id": "call_0"},
-        ]
-        prompt = render_conversation(self.generator.tokenizer, conversation, self.tools, add_generation_prompt=True)
-        pieces, first_token = [], None
-        for piece in self.generator.stream(prompt, chat.max_new_tokens):
-            first_token = first_token or time.perf_counter()
-            pieces.append(piece)
-            yield Event("delta", piece)
-        done = time.perf_counter()
-        text, citations = verify("".join(pieces), passages, chat.attribute_uncited)
-        usage = {
-            "prompt_tokens": self.generator.count_tokens(prompt),
-            "completion_tokens": self.generator.count_tokens("".join(pieces)),
-        }
-        timings = {
-            "search_s": searched - started,
-            "first_token_s": (first_token or done) - started,
-            "total_s": done - started,
-        }
-        yield Event("final", Answer(text, citations, passages, bool(citations), False, usage, timings))
+        budget = chat.max_prompt_tokens - chat.max_new_tokens - 600  # room for system prompt and passages
+        history = trim_history([m for m in messages if m["role"] != "system"], budget, self.generator.count_tokens)
+        conversation = [{"role": "system", "content": system_prompt(chat)}, *history]
+        passages: list[Passage] = []
+        usage = {"tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
+        timings = {"search_s": 0.0}
+        for round_ in range(chat.max_tool_rounds + 1):
+            can_search = round_ < chat.max_tool_rounds
+            must_search = can_search and round_ == 0 and chat.tool_policy == "required"
+            text = yield from self._generate(conversation, not must_search, usage, timings, started)
+            if not (can_search and (must_search or is_tool_call(text))):
+                yield from self._finish(self._grounded_answer(text, passages, usage, timings), started)
+                return
+            call = tool_call_message(TOOL_NAME, {"query": self._query(text, question, usage)}, f"call_{round_}")
+            yield Event("tool_call", call["tool_calls"][0]["function"])
+            searched = time.perf_counter()
+            found = self._search(call["tool_calls"][0]["function"]["arguments"]["query"], len(passages) + 1)
+            timings["search_s"] += time.perf_counter() - searched
+            usage["searches"] += 1
+            yield Event("tool_result", found)
+            if not passages and not found:
+                refusal = Answer(chat.no_evidence_message, [], [], False, False, refused=True, usage=usage, timings=timings)
+                yield from self._finish(refusal, started, True)
+                return
+            passages += found
+            conversation += [call, {"role": "tool", "content": format_passages(found), "tool_call_id": f"call_{round_}"}]
+
+    def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float):
+        """Run one model step; stream it as answer text once it is clearly not a tool call."""
+        text, streamed = "", 0
+
+        def should_stop() -> bool:
+            head = text.lstrip()
+            return "</tool_call>" in head or (not stream_answer and len(head) >= 11 and not is_tool_call(head))
+
+        for piece in self.generator.stream_messages(conversation, self.tools, self.cfg.chat.max_new_tokens, should_stop):
+            timings.setdefault("first_token_s", time.perf_counter() - started)
+            text += piece
+            if stream_answer and len(text.lstrip()) >= 11 and not is_tool_call(text):
+                yield Event("delta", text[streamed:])
+                streamed = len(text)
+        if stream_answer and not is_tool_call(text) and len(text) > streamed:
+            yield Event("delta", text[streamed:])
+        usage["completion_tokens"] += self.generator.count_tokens(text)
+        return text
+
+    @staticmethod
+    def _query(text: str, question: str, usage: dict) -> str:
+        """The model's search query, or the customer's own words when the call is missing or malformed."""
+        usage["tool_calls"] += int(is_tool_call(text))
+        for call in parse_tool_calls(text) if is_tool_call(text) else []:
+            query = call["arguments"].get("query")
+            if call["name"] == TOOL_NAME and isinstance(query, str) and query.strip():
+                usage["valid_tool_calls"] += 1
+                return query.strip()
+        return question
+
+    def _grounded_answer(self, text: str, passages: list[Passage], usage: dict, timings: dict) -> Answer:
+        chat = self.cfg.chat
+        if is_tool_call(text) or not text.strip():  # a search past the cap is no answer
+            return Answer(chat.no_evidence_message, [], passages, False, False, refused=True, usage=usage, timings=timings)
+        clean, citations = verify(text.strip(), passages, chat.attribute_uncited)
+        refused = not citations and bool(REFUSAL_RE.search(clean))
+        return Answer(clean, citations, passages, bool(citations), False, refused, usage, timings)
+
+    def _finish(self, answer: Answer, started: float, stream_text: bool = False) -> Iterator[Event]:
+        if stream_text:
+            yield Event("delta", answer.text)
+        answer.timings["total_s"] = time.perf_counter() - started
+        yield Event("final", answer)
 
     def answer(self, messages: list[dict]) -> Answer:
         final = None

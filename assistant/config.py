@@ -23,6 +23,19 @@ class ModelConfig:
     adapters_dir: str = field(default="adapters", metadata={"help": "Folder of trained adapters (the registry)."})
     load_in_4bit: bool = field(default=False, metadata={"help": "Load the base model in 4-bit NF4 (bitsandbytes)."})
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda' or 'cuda:N'."})
+    backend: str = field(
+        default="local", metadata={"help": "'local' (transformers in-process) or 'openai' (an OpenAI-compatible server)."}
+    )
+    openai_base_url: str = field(
+        default="", metadata={"help": "Server URL for the openai backend, e.g. http://127.0.0.1:8000/v1."}
+    )
+    openai_model: str = field(
+        default="", metadata={"help": "Model name the server knows (default: base_model, or the adapter for vLLM LoRA)."}
+    )
+    openai_api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."}
+    )
+    request_timeout: float = field(default=60.0, metadata={"help": "Seconds to wait for the server per request."})
 
 
 @dataclass
@@ -33,6 +46,31 @@ class ChatConfig:
     tone: str = field(default="friendly, concise and precise", metadata={"help": "Tone of voice."})
     max_new_tokens: int = field(default=200, metadata={"help": "Longest answer in tokens."})
     max_message_chars: int = field(default=2000, metadata={"help": "Longest customer message accepted."})
+    max_turns: int = field(default=40, metadata={"help": "Most customer messages in one conversation."})
+    max_prompt_tokens: int = field(
+        default=1800, metadata={"help": "Token budget of the prompt; older turns are dropped to fit."}
+    )
+    tool_policy: str = field(
+        default="required",
+        metadata={"help": "'required': search before answering each new question; 'auto': the model decides."},
+    )
+    max_tool_rounds: int = field(default=2, metadata={"help": "Most searches per customer message."})
+    handoff_on_request: bool = field(
+        default=True, metadata={"help": "Hand the conversation to a person at once when the customer asks for one."}
+    )
+    handoff_pattern: str = field(
+        default=(
+            r"\b(talk|speak|chat|connect me)\b.{0,20}\b(human|person|agent|someone|representative|operator)\b"
+            r"|\b(real|live|human) (person|agent|human|support)\b"
+            r"|\bget me (a|an|some) ?(human|person|agent|one)\b"
+            r"|^\W*(human|agent|operator|representative)( please)?\W*$"
+        ),
+        metadata={"help": "Regular expression (case-insensitive) that marks a request for a person."},
+    )
+    handoff_message: str = field(
+        default="Of course. I'm connecting you with a person from our support team now; they will see this conversation.",
+        metadata={"help": "Answer when the conversation is handed to a person."},
+    )
     attribute_uncited: bool = field(
         default=True,
         metadata={"help": "Add [n] to an uncited sentence when a retrieved passage clearly supports it."},

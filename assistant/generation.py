@@ -1,16 +1,36 @@
-"""Text generation backends. `LocalGenerator` runs a transformers model in-process."""
+"""Text generation backends.
+
+`LocalGenerator` runs a transformers model in-process; `OpenAIGenerator` (in
+openai_backend.py) talks to any OpenAI-compatible server. Both take the conversation
+as messages and yield text pieces; `stop()` lets the caller end a generation early.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from .chat_format import render_conversation
 from .config import ModelConfig
 from .models import load_chat_model
 
 
+class _StopWhen:
+    """A transformers StoppingCriteria that asks a callable whether to stop."""
+
+    def __init__(self, should_stop: Callable[[], bool]):
+        self.should_stop = should_stop
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.should_stop(), dtype=torch.bool, device=input_ids.device)
+
+
 class LocalGenerator:
     """Greedy streaming generation with transformers (optionally with a LoRA adapter)."""
+
+    backend = "local"
 
     def __init__(self, model, tokenizer, adapter: str | None = None, name: str = ""):
         self.model, self.tokenizer, self.adapter, self.name = model, tokenizer, adapter, name
@@ -24,10 +44,16 @@ class LocalGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def stream(self, prompt: str, max_new_tokens: int) -> Iterator[str]:
-        """Yield text pieces of the model's continuation of `prompt`."""
+    def render(self, messages: list[dict], tools: list[dict] | None) -> str:
+        return render_conversation(self.tokenizer, messages, tools, add_generation_prompt=True)
+
+    def stream_messages(self, messages, tools, max_new_tokens: int, should_stop=None) -> Iterator[str]:
+        return self.stream(self.render(messages, tools), max_new_tokens, should_stop)
+
+    def stream(self, prompt: str, max_new_tokens: int, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
+        """Yield text pieces of the model's greedy continuation of `prompt`."""
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.model.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -38,6 +64,8 @@ class LocalGenerator:
             streamer=streamer,
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
+        if should_stop is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_StopWhen(should_stop)])
         errors: list[BaseException] = []
 
         def run():

@@ -1,0 +1,50 @@
+"""Checks on incoming conversations and trimming of history to a token budget."""
+
+from __future__ import annotations
+
+from .config import ChatConfig
+from .errors import InvalidMessageError
+
+ROLES = {"system", "user", "assistant", "tool"}
+
+
+def validate(messages: list[dict], cfg: ChatConfig) -> str:
+    """Return the latest customer message, or raise `InvalidMessageError` saying what is wrong."""
+    if not isinstance(messages, list) or not messages:
+        raise InvalidMessageError("The conversation is empty; send a question.")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            role = message.get("role") if isinstance(message, dict) else message
+            raise InvalidMessageError(f"Message {i} has role {role!r}; use one of {sorted(ROLES)}.")
+        if not isinstance(message.get("content") or "", str):
+            raise InvalidMessageError(f"Message {i} has non-text content; send plain text.")
+    if messages[-1]["role"] != "user":
+        raise InvalidMessageError("The last message must come from the user.")
+    question = (messages[-1].get("content") or "").strip()
+    if not question:
+        raise InvalidMessageError("The message is empty; type a question.")
+    if len(question) > cfg.max_message_chars:
+        raise InvalidMessageError(
+            f"The message is {len(question)} characters long; the limit is {cfg.max_message_chars}. Please shorten it."
+        )
+    turns = sum(1 for m in messages if m["role"] == "user")
+    if turns > cfg.max_turns:
+        raise InvalidMessageError(
+            f"This conversation has reached {cfg.max_turns} messages; please start a new conversation."
+        )
+    return question
+
+
+def trim_history(history: list[dict], budget: int, count_tokens) -> list[dict]:
+    """Drop the oldest turns until the rest fits `budget` tokens; the latest message always stays."""
+    kept, used = [], 0
+    for message in reversed(history):
+        cost = count_tokens(message.get("content") or "") + 8  # role markers and separators
+        if kept and used + cost > budget:
+            break
+        kept.append(message)
+        used += cost
+    kept.reverse()
+    while len(kept) > 1 and kept[0]["role"] != "user":  # never start mid-turn
+        kept.pop(0)
+    return kept
