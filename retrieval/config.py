@@ -39,6 +39,19 @@ class RetrievalConfig:
     )
     chunk_size: int = field(default=900, metadata={"help": "Maximum characters per chunk."})
     chunk_overlap: int = field(default=120, metadata={"help": "Characters shared by neighbouring chunks."})
+    hybrid: bool = field(
+        default=True, metadata={"help": "Fuse dense (Chroma) and BM25 keyword results by reciprocal rank; false = dense only."}
+    )
+    candidates: int = field(default=30, metadata={"help": "Candidates each retriever contributes before fusion."})
+    rrf_k: int = field(default=60, metadata={"help": "Reciprocal-rank-fusion constant: larger flattens the rank weights."})
+    dedup_threshold: float = field(
+        default=0.8,
+        metadata={"help": "Word-shingle overlap (0-1) above which two passages count as near-duplicates; 1 = off."},
+    )
+    reranker: str = field(
+        default="", metadata={"help": "Optional cross-encoder (hub id or local path) that reorders fused candidates."}
+    )
+    embed_batch_size: int = field(default=32, metadata={"help": "Chunks embedded and stored per batch while indexing."})
 
     def resolved_index_dir(self) -> Path:
         return Path(self.index_dir) if self.index_dir else cache_home() / "index"

@@ -29,6 +29,28 @@ def resolve_embedding_model(name: str) -> str:
 
 
 @lru_cache(maxsize=4)
+def load_encoder(name: str, device: str = "cpu"):
+    """The sentence-transformers model itself, for batched indexing and low-latency queries."""
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_embedding_model(name)
+    try:
+        return SentenceTransformer(path, device=device)
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"Could not load the embedding model {name!r}: {exc}. Give a local path, or a hub id on a machine "
+            "that can reach the hub."
+        ) from exc
+
+
+def embed_texts(name: str, texts: list[str], batch_size: int = 32):
+    """Unit-length float32 vectors (cosine similarity = dot product), one row per text."""
+    return load_encoder(name).encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+    )
+
+
+@lru_cache(maxsize=4)
 def load_embeddings(name: str, device: str = "cpu"):
     """A LangChain `HuggingFaceEmbeddings` with normalized vectors (cosine = dot product)."""
     from langchain_huggingface import HuggingFaceEmbeddings

@@ -8,10 +8,14 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from .config import RetrievalConfig, parse_config
-from .embeddings import load_embeddings
-from .errors import RetrievalError
-from .store import open_vector_store
+from .documents import embedding_text
+from .embeddings import embed_texts
+from .errors import ModelNotFoundError, RetrievalError
+from .hybrid import KeywordIndex, is_near_duplicate, reciprocal_rank_fusion, shingles
+from .store import open_collection, read_all
 
 
 @dataclass
@@ -32,40 +36,110 @@ class Passage:
 
 
 class Searcher:
-    """Dense search over the Chroma collection with a relevance floor."""
+    """Hybrid search over the Chroma collection: dense + BM25 fused by rank, with a relevance floor.
+
+    The whole collection (texts, metadata, vectors) is read once and kept in memory for the
+    keyword index and exact cosine scores; it is re-read when the collection's size changes
+    or after `refresh()`.
+    """
 
     def __init__(self, cfg: RetrievalConfig):
         self.cfg = cfg
-        self.store = open_vector_store(cfg, load_embeddings(cfg.embedding_model))
+        self.collection = open_collection(cfg)
+        self._rows: dict | None = None
+        self._reranker = None
 
     def count(self) -> int:
-        return self.store._collection.count()
+        return self.collection.count()
+
+    def refresh(self) -> None:
+        """Forget the in-memory copy, e.g. after the index was rebuilt by another process."""
+        self._rows = None
+
+    def _load(self, count: int) -> dict:
+        if self._rows is None or self._rows["count"] != count:
+            rows = read_all(self.collection, ["documents", "metadatas", "embeddings"])
+            metas = [m or {} for m in rows["metadatas"]]
+            texts = [embedding_text(m.get("title", ""), m.get("section", ""), d or "") for m, d in zip(metas, rows["documents"])]
+            self._rows = {
+                "count": count,
+                "ids": rows["ids"],
+                "row_of": {chunk_id: i for i, chunk_id in enumerate(rows["ids"])},
+                "documents": rows["documents"],
+                "metadatas": metas,
+                "vectors": np.asarray(rows["embeddings"], dtype=np.float32).reshape(len(rows["ids"]), -1),
+                "keywords": KeywordIndex(texts) if self.cfg.hybrid else None,
+                "shingles": {},
+            }
+        return self._rows
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """Passages scoring at least `min_score`, best first, numbered from 1."""
+        """Passages scoring at least `min_score` (cosine), best first, numbered from 1."""
         k = k or self.cfg.top_k
-        if not query.strip() or self.count() == 0:
+        count = self.count() if query.strip() else 0
+        if count == 0:
             return []
-        hits = self.store.similarity_search_with_score(query, k=k)
-        passages = []
-        for doc, distance in hits:
-            score = 1.0 - float(distance)
-            if score < self.cfg.min_score:
+        rows = self._load(count)
+        vector = embed_texts(self.cfg.embedding_model, [query])[0]
+        n = min(max(self.cfg.candidates, k), count)
+        dense = self.collection.query(query_embeddings=[vector], n_results=n, include=[])
+        rankings = [[rows["row_of"][i] for i in dense["ids"][0] if i in rows["row_of"]]]
+        if rows["keywords"] is not None:
+            rankings.append(rows["keywords"].top(query, n))
+        order = reciprocal_rank_fusion(rankings, self.cfg.rrf_k)
+        cosine = rows["vectors"][order] @ vector if order else np.zeros(0)
+        kept = [(row, float(score)) for row, score in zip(order, cosine) if score >= self.cfg.min_score]
+        if self.cfg.reranker and kept:
+            kept = self._rerank(query, kept, rows)
+        return self._collapse(kept, rows, k)
+
+    def _rerank(self, query: str, kept: list[tuple[int, float]], rows: dict) -> list[tuple[int, float]]:
+        """Reorder the floor-passing candidates with the configured cross-encoder (scores unchanged)."""
+        if self._reranker is None:
+            self._reranker = load_reranker(self.cfg.reranker)
+        pairs = [(query, rows["documents"][row]) for row, _ in kept]
+        scores = self._reranker.predict(pairs, show_progress_bar=False)
+        ranked = sorted(zip(kept, scores), key=lambda item: -float(item[1]))
+        return [item for item, _ in ranked]
+
+    def _collapse(self, kept: list[tuple[int, float]], rows: dict, k: int) -> list[Passage]:
+        """The first `k` candidates that are not near-copies of one already taken."""
+        passages, taken = [], []
+        for row, score in kept:
+            sh = rows["shingles"].get(row)
+            if sh is None:
+                sh = rows["shingles"][row] = shingles(rows["documents"][row] or "")
+            if any(is_near_duplicate(sh, other, self.cfg.dedup_threshold) for other in taken):
                 continue
-            meta = doc.metadata
+            taken.append(sh)
+            meta = rows["metadatas"][row]
             passages.append(
                 Passage(
                     number=len(passages) + 1,
-                    text=doc.page_content,
+                    text=rows["documents"][row] or "",
                     doc_id=meta.get("doc_id", ""),
                     source=meta.get("source", ""),
                     title=meta.get("title", ""),
                     section=meta.get("section", ""),
-                    chunk_id=meta.get("chunk_id", ""),
+                    chunk_id=meta.get("chunk_id", rows["ids"][row]),
                     score=round(score, 4),
                 )
             )
+            if len(passages) == k:
+                break
         return passages
+
+
+def load_reranker(name: str):
+    """A sentence-transformers CrossEncoder from a hub id or local path."""
+    try:
+        from sentence_transformers import CrossEncoder
+
+        return CrossEncoder(name, device="cpu")
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"Could not load the reranker {name!r}: {exc}. Give a local cross-encoder folder, or clear `reranker`."
+        ) from exc
 
 
 def format_passages(passages: list[Passage]) -> str:

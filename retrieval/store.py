@@ -1,4 +1,8 @@
-"""Open the Chroma index: embedded (PersistentClient) by default, a server when a URL is set."""
+"""Open the Chroma index: embedded (PersistentClient) by default, a server when a URL is set.
+
+Both paths return the same `chromadb` collection; we pass our own vectors, so the
+collection has no embedding function of its own (nothing tries to download one).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from urllib.parse import urlparse
 
 from .config import RetrievalConfig
 from .errors import IndexUnavailableError
+
+PAGE = 2000  # rows per `get` call when reading the whole collection
 
 
 def chroma_client(cfg: RetrievalConfig):
@@ -28,17 +34,40 @@ def chroma_client(cfg: RetrievalConfig):
                 "`chroma run --path DIR`, or clear `chroma_url` to use the embedded index."
             ) from exc
     path = cfg.resolved_index_dir()
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=settings)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as exc:
+        raise IndexUnavailableError(
+            f"Cannot open the index at {path} ({exc}). Check the folder is writable, or set `index_dir`."
+        ) from exc
 
 
-def open_vector_store(cfg: RetrievalConfig, embeddings):
-    """A LangChain `Chroma` store over the configured collection (cosine distance)."""
-    from langchain_chroma import Chroma
+def open_collection(cfg: RetrievalConfig):
+    """The configured collection (cosine distance), created when missing."""
+    client = chroma_client(cfg)
+    try:
+        return client.get_or_create_collection(
+            cfg.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+    except Exception as exc:
+        where = cfg.chroma_url or cfg.resolved_index_dir()
+        raise IndexUnavailableError(
+            f"Cannot open collection {cfg.collection!r} at {where} ({exc}). "
+            "Check the name (3-512 letters, digits, '.', '_' or '-') and that the index is reachable."
+        ) from exc
 
-    return Chroma(
-        collection_name=cfg.collection,
-        client=chroma_client(cfg),
-        embedding_function=embeddings,
-        collection_metadata={"hnsw:space": "cosine"},
-    )
+
+def read_all(collection, include: list[str]) -> dict:
+    """Every row of the collection, paged so a large index is not one giant request."""
+    rows = {"ids": [], **{key: [] for key in include}}
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=PAGE, offset=offset)
+        rows["ids"] += page["ids"]
+        for key in include:
+            values = page.get(key)
+            rows[key] += list(values) if values is not None else []
+        if len(page["ids"]) < PAGE:
+            return rows
+        offset += PAGE
