@@ -11,3 +11,7 @@ class ModelNotFoundError(AssistantError):
 
 class InvalidMessageError(AssistantError):
     """A conversation that the assistant refuses to process (empty, too long, bad role)."""
+
+
+class BackendUnavailableError(AssistantError):
+    """The model server (openai backend) could not be reached or failed."""
