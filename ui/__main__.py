@@ -1,33 +1,44 @@
 """Serve the assistant's web app and API.
 
     python -m ui [--config configs/assistant.yaml] [--port 7860]
+
+Admin login: DESKMATE_ADMIN_PASSWORD (and DESKMATE_ADMIN_USER, default admin).
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from assistant.assistant import Assistant
 from assistant.config import load_config
 from assistant.errors import AssistantError
+from assistant.feedback import FeedbackStore
 from retrieval.errors import RetrievalError
 from retrieval.index import ensure_index
 
 from .app import build_app
+from .settings import UISettings
 
 
 def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg, _ = load_config(argv)
     try:
+        settings = UISettings.load(cfg.ui)
         summary = ensure_index(cfg.retrieval)
         if summary:
             print(summary)
         assistant = Assistant.from_config(cfg)
-    except (AssistantError, RetrievalError) as exc:
+        store = FeedbackStore(settings.feedback_db or None)
+    except (AssistantError, RetrievalError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    app = build_app(assistant, title=f"{cfg.chat.company_name} support")
-    app.queue(default_concurrency_limit=1).launch(server_name=cfg.ui.host, server_port=cfg.ui.port)
+    print(f"feedback is stored in {store.path}")
+    if not settings.admin_enabled:
+        print("admin page disabled: set DESKMATE_ADMIN_PASSWORD to enable it")
+    app = build_app(assistant, feedback=store, settings=settings, title=f"{cfg.chat.company_name} support")
+    app.launch(server_name=cfg.ui.host, server_port=cfg.ui.port)
     return 0
 
 

@@ -1,0 +1,99 @@
+"""The admin page: log in, upload documents and re-index, documents, served adapter, feedback.
+
+The login is checked on the server and kept in per-tab server state; every admin action
+checks it again, so the hidden controls cannot be used without logging in.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import admin_tasks as tasks
+from .service import ChatService
+from .settings import ADMIN_DISABLED, UISettings
+
+NOT_LOGGED_IN = "Log in first."
+
+
+def _require(logged_in: bool) -> None:
+    if not logged_in:
+        raise gr.Error(NOT_LOGGED_IN)
+
+
+def build_admin(service: ChatService, settings: UISettings) -> None:
+    """Lay out the admin tab and wire its events (call inside a `gr.Tab`)."""
+    if not settings.admin_enabled:
+        gr.Markdown(ADMIN_DISABLED, elem_id="admin-disabled")
+        return
+    assistant, private = service.assistant, {"api_visibility": "private"}
+    logged_in = gr.State(False)
+    with gr.Column() as login_box:
+        user = gr.Textbox(label="User", elem_id="admin-user")
+        password = gr.Textbox(label="Password", type="password", elem_id="admin-password")
+        login = gr.Button("Log in", variant="primary")
+        login_status = gr.Markdown()
+    with gr.Column(visible=False) as panel:
+        with gr.Tab("Documents"):
+            uploads = gr.File(label="Help-center articles (.md, .txt)", file_count="multiple",
+                              file_types=[".md", ".markdown", ".txt"], type="filepath")
+            with gr.Row():
+                save = gr.Button("Add to knowledge base")
+                rebuild = gr.Button("Re-index", variant="primary")
+            index_status = gr.Markdown()
+            documents = gr.Dataframe(headers=tasks.DOCUMENT_COLUMNS, label="Documents", interactive=False)
+        with gr.Tab("Adapter"):
+            served = gr.Markdown()
+            adapter = gr.Dropdown(label="Serve", choices=[tasks.BASE_MODEL_CHOICE])
+            apply = gr.Button("Switch", variant="primary")
+        with gr.Tab("Feedback"):
+            refresh = gr.Button("Refresh", size="sm")
+            feedback = gr.Dataframe(headers=tasks.FEEDBACK_COLUMNS, label="Recent feedback", interactive=False,
+                                    wrap=True)
+
+    def served_text() -> str:
+        return f"Serving: **{service.adapter or tasks.BASE_MODEL_CHOICE}**"
+
+    def overview():
+        choices = tasks.adapter_choices(assistant.cfg.model.adapters_dir)
+        current = service.adapter if service.adapter in choices else tasks.BASE_MODEL_CHOICE
+        return (tasks.documents_table(assistant), served_text(), gr.Dropdown(choices=choices, value=current),
+                tasks.feedback_table(service.store))
+
+    def do_login(name, secret):
+        if not settings.check_login(name, secret):
+            return False, "Wrong user or password.", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (True, "", gr.Column(visible=False), gr.Column(visible=True), *overview())
+
+    def do_save(ok, files):
+        _require(ok)
+        try:
+            saved = tasks.save_uploads(files or [], assistant.cfg.retrieval.kb_dir)
+        except tasks.AdminError as exc:
+            raise gr.Error(str(exc)) from exc
+        return f"Added {', '.join(saved)}. Press **Re-index** to make them searchable.", tasks.documents_table(assistant)
+
+    def do_reindex(ok, progress=gr.Progress(track_tqdm=True)):
+        _require(ok)
+        progress(0, desc="Reading documents")
+        try:
+            summary = tasks.reindex(assistant, on_progress=lambda done, total: progress((done, total), desc="Embedding"))
+        except Exception as exc:  # noqa: BLE001 - any failure is reported; the old index stays usable
+            raise gr.Error(f"Re-indexing failed: {exc}") from exc
+        return f"Done: {summary}".replace("\n", "  \n"), tasks.documents_table(assistant)
+
+    def do_switch(ok, choice, progress=gr.Progress()):
+        _require(ok)
+        progress(0, desc=f"Loading {choice}")
+        try:
+            tasks.switch_adapter(assistant, choice)
+        except Exception as exc:  # noqa: BLE001 - the previous adapter keeps serving
+            raise gr.Error(f"Could not switch to {choice}: {exc}") from exc
+        return served_text()
+
+    outputs = [logged_in, login_status, login_box, panel, documents, served, adapter, feedback]
+    login.click(do_login, [user, password], outputs, **private)
+    password.submit(do_login, [user, password], outputs, **private)
+    save.click(do_save, [logged_in, uploads], [index_status, documents], **private)
+    rebuild.click(do_reindex, [logged_in], [index_status, documents], concurrency_limit=1, **private)
+    apply.click(do_switch, [logged_in, adapter], served, concurrency_limit=1, **private)
+    refresh.click(lambda ok: (_require(ok), tasks.feedback_table(service.store))[1], logged_in, feedback, **private)

@@ -1,0 +1,116 @@
+"""What the chat page and the API share: answering, remembering answers, feedback and handoffs.
+
+Answers are kept in memory (bounded) under an id so that a later rating can be stored
+with the question, the passages and the adapter that produced it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from assistant.errors import InvalidMessageError
+from assistant.feedback import FeedbackStore
+
+MAX_REMEMBERED = 5000  # answers and conversations kept for feedback and follow-up questions
+MAX_TURNS = 20  # turns of an API conversation sent back to the model
+
+
+@dataclass
+class AnswerRecord:
+    answer_id: str
+    conversation_id: str
+    question: str
+    answer: str
+    citations: list[dict]
+    passages: list[dict]
+    adapter: str
+    handoff: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _bounded_put(cache: OrderedDict, key, value) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > MAX_REMEMBERED:
+        cache.popitem(last=False)
+
+
+def parse_rating(rating) -> int:
+    """1 for helpful, -1 for not helpful; accepts 'up'/'down', 'like'/'dislike', booleans and ±1."""
+    if isinstance(rating, bool):
+        return 1 if rating else -1
+    text = str(rating).strip().lower()
+    if text in ("1", "+1", "up", "like", "good", "true", "helpful"):
+        return 1
+    if text in ("-1", "down", "dislike", "bad", "false", "not helpful"):
+        return -1
+    raise InvalidMessageError(f"Rating {rating!r} is not understood; send 'up' or 'down'.")
+
+
+class ChatService:
+    def __init__(self, assistant, store: FeedbackStore):
+        self.assistant, self.store = assistant, store
+        self._lock = threading.Lock()
+        self._answers: OrderedDict[str, AnswerRecord] = OrderedDict()
+        self._conversations: OrderedDict[str, list[dict]] = OrderedDict()
+
+    @property
+    def adapter(self) -> str:
+        """The adapter serving answers now ('' for the base model)."""
+        name = getattr(self.assistant, "adapter_name", None)
+        if name is None:
+            name = getattr(getattr(self.assistant, "generator", None), "adapter", "") or ""
+        return str(name)
+
+    def remember(self, conversation_id: str, question: str, answer) -> AnswerRecord:
+        record = AnswerRecord(
+            answer_id=uuid.uuid4().hex,
+            conversation_id=conversation_id,
+            question=question,
+            answer=answer.text,
+            citations=[c.to_dict() for c in answer.citations],
+            passages=[p.to_dict() for p in answer.passages],
+            adapter=self.adapter,
+            handoff=bool(answer.handoff),
+        )
+        with self._lock:
+            _bounded_put(self._answers, record.answer_id, record)
+        return record
+
+    def record(self, answer_id: str) -> AnswerRecord | None:
+        with self._lock:
+            return self._answers.get(answer_id)
+
+    def turns(self, conversation_id: str) -> list[dict]:
+        with self._lock:
+            return list(self._conversations.get(conversation_id, []))
+
+    def add_turns(self, conversation_id: str, *turns: dict) -> None:
+        with self._lock:
+            history = self._conversations.get(conversation_id, []) + list(turns)
+            _bounded_put(self._conversations, conversation_id, history[-MAX_TURNS:])
+
+    def feedback(self, answer_id: str, rating, better_answer: str = "", *, question: str = "",
+                 answer: str = "") -> int:
+        """Store a rating of an answer (durably, before returning); return the feedback id.
+
+        `question`/`answer` stand in when the answer is no longer in memory (e.g. after a restart).
+        """
+        value = parse_rating(rating)
+        record = self.record(answer_id)
+        if record is None and not answer:
+            raise InvalidMessageError(f"No answer with id {answer_id!r} is known; rate an answer from /chat.")
+        if record is None:
+            record = AnswerRecord(answer_id, "", question, answer, [], [], self.adapter)
+        return self.store.add_feedback(
+            question=record.question, answer=record.answer, rating=value, passages=record.passages,
+            citations=record.citations, adapter=record.adapter, better_answer=better_answer or "",
+            conversation_id=record.conversation_id, answer_id=record.answer_id,
+        )
+
+    def handoff(self, conversation_id: str, transcript: list[dict], reason: str) -> int:
+        """Record the conversation for a person to take over; return the ticket number."""
+        return self.store.add_handoff(transcript=transcript, reason=reason, conversation_id=conversation_id)
