@@ -1,0 +1,125 @@
+"""Load the base model for training (full precision or 4-bit NF4) and describe the LoRA adapter."""
+
+from __future__ import annotations
+
+import logging
+
+from assistant.models import pick_device, quantization_config, resolve_base_model
+
+from .config import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+def use_4bit(cfg: RunConfig) -> bool:
+    """4-bit when asked, or by default when a GPU is present (QLoRA); the CPU path works too."""
+    if cfg.load_in_4bit != "auto":
+        return cfg.load_in_4bit == "true"
+    return pick_device(cfg.device).startswith("cuda")
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base(cfg: RunConfig, path: str):
+    """The base model on the training device; 4-bit NF4 with double quantization when `use_4bit`."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = pick_device(cfg.device)
+    cuda = device.startswith("cuda")
+    kwargs = {"dtype": torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32}
+    if use_4bit(cfg):
+        kwargs["quantization_config"] = quantization_config()
+        kwargs["device_map"] = {"": device}
+    elif cuda:
+        kwargs["device_map"] = {"": device}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    model.config.use_cache = False
+    return model
+
+
+def lora_config(cfg: RunConfig):
+    from peft import LoraConfig
+
+    targets = cfg.lora_target_modules
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+        task_type="CAUSAL_LM",
+    )
+
+
+def trainer_kwargs(cfg: RunConfig, output_dir: str, has_eval: bool) -> dict:
+    """The TrainingArguments shared by SFT and DPO, derived from our settings."""
+    import torch
+
+    device = pick_device(cfg.device)
+    cuda = device.startswith("cuda")
+    eval_every = {"eval_strategy": "steps", "eval_steps": cfg.eval_steps} if cfg.eval_steps else {
+        "eval_strategy": "epoch"
+    }
+    return dict(
+        output_dir=output_dir,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        warmup_steps=cfg.warmup_ratio,  # a float below 1 is a share of the steps
+        lr_scheduler_type=cfg.lr_scheduler,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=cfg.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        use_cpu=not cuda,
+        report_to="none",
+        disable_tqdm=not cfg.progress,
+        dataloader_num_workers=0,
+        **(eval_every if has_eval else {"eval_strategy": "no"}),
+    )
+
+
+def configure_threads(cfg: RunConfig) -> int:
+    """Use the idle cores only: torch's threads spin-wait, so sharing busy cores slows training several-fold."""
+    import os
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    threads = cfg.threads or max(1, min(cores, round(cores - os.getloadavg()[0])))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def deadline_callback(max_minutes: float):
+    """A callback that ends training gracefully (the adapter is still saved) after `max_minutes`."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class Deadline(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.stop_at = time.time() + max_minutes * 60
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.time() >= self.stop_at:
+                log.warning("Reached --max_minutes %s at step %d; stopping and saving.", max_minutes, state.global_step)
+                control.should_training_stop = True
+            return control
+
+    return Deadline()
