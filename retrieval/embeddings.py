@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,3 +68,26 @@ def load_embeddings(name: str, device: str = "cpu"):
             f"Could not load the embedding model {name!r}: {exc}. Give a local path, or a hub id on a machine "
             "that can reach the hub."
         ) from exc
+
+
+@contextmanager
+def single_thread():
+    """Run torch on one thread for the duration: a one-sentence query gains nothing from
+    more, and on a busy CPU multi-threaded kernels wait on each other for many milliseconds."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def embed_query(name: str, text: str):
+    """One unit-length query vector, computed on a single thread for low latency."""
+    with single_thread():
+        return embed_texts(name, [text], batch_size=1)[0]

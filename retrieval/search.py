@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import RetrievalConfig, parse_config
 from .documents import embedding_text
-from .embeddings import embed_texts
+from .embeddings import embed_query
 from .errors import ModelNotFoundError, RetrievalError
 from .hybrid import KeywordIndex, is_near_duplicate, reciprocal_rank_fusion, shingles
 from .store import open_collection, read_all
@@ -80,7 +80,7 @@ class Searcher:
         if count == 0:
             return []
         rows = self._load(count)
-        vector = embed_texts(self.cfg.embedding_model, [query])[0]
+        vector = embed_query(self.cfg.embedding_model, query)
         n = min(max(self.cfg.candidates, k), count)
         dense = self.collection.query(query_embeddings=[vector], n_results=n, include=[])
         rankings = [[rows["row_of"][i] for i in dense["ids"][0] if i in rows["row_of"]]]

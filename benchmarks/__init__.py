@@ -1,0 +1,1 @@
+"""Benchmarks: the baseline and ours side by side in one run, printed as a ratio."""
