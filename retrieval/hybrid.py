@@ -31,20 +31,45 @@ def tokenize(text: str) -> list[str]:
 
 
 class KeywordIndex:
-    """BM25 over the embedding texts of every chunk, rows aligned with the dense matrix."""
+    """BM25 over the embedding texts of every chunk, rows aligned with the dense matrix.
+
+    `rank_bm25` fits the statistics (idf, lengths, k1, b); scoring walks only the postings of
+    the query's terms instead of every document per term, which keeps a query at 10,000
+    chunks in the low milliseconds. `scores` equals `BM25Okapi.get_scores`.
+    """
 
     def __init__(self, texts: list[str]):
         from rank_bm25 import BM25Okapi
 
         corpus = [tokenize(t) or ["_"] for t in texts]
         self.bm25 = BM25Okapi(corpus) if corpus else None
+        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if self.bm25 is None:
+            return
+        rows: dict[str, list] = {}
+        for row, freqs in enumerate(self.bm25.doc_freqs):
+            for term, tf in freqs.items():
+                rows.setdefault(term, []).append((row, tf))
+        self.postings = {t: (np.array([r for r, _ in p]), np.array([f for _, f in p], dtype=np.float64)) for t, p in rows.items()}
+        bm = self.bm25
+        self.norm = bm.k1 * (1 - bm.b + bm.b * np.asarray(bm.doc_len, dtype=np.float64) / bm.avgdl)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every row for the query tokens (zeros where no term matches)."""
+        total = np.zeros(self.bm25.corpus_size if self.bm25 else 0)
+        for term in tokens:
+            if term not in self.postings:
+                continue
+            rows, tf = self.postings[term]
+            total[rows] += (self.bm25.idf.get(term) or 0) * (tf * (self.bm25.k1 + 1) / (tf + self.norm[rows]))
+        return total
 
     def top(self, query: str, n: int) -> list[int]:
         """Row numbers of the `n` best keyword matches (only rows sharing a term with the query)."""
         tokens = tokenize(query)
         if self.bm25 is None or not tokens:
             return []
-        scores = self.bm25.get_scores(tokens)
+        scores = self.scores(tokens)
         n = min(n, len(scores))
         best = np.argpartition(-scores, n - 1)[:n]
         best = best[np.argsort(-scores[best])]
