@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from retrieval.documents import SUPPORTED_SUFFIXES
+
 from . import admin_tasks as tasks
 from .service import ChatService
 from .settings import ADMIN_DISABLED, UISettings
@@ -34,8 +36,8 @@ def build_admin(service: ChatService, settings: UISettings) -> None:
         login_status = gr.Markdown()
     with gr.Column(visible=False) as panel:
         with gr.Tab("Documents"):
-            uploads = gr.File(label="Help-center articles (.md, .txt)", file_count="multiple",
-                              file_types=[".md", ".markdown", ".txt"], type="filepath")
+            uploads = gr.File(label="Help-center articles", file_count="multiple",
+                              file_types=sorted(SUPPORTED_SUFFIXES), type="filepath")
             with gr.Row():
                 save = gr.Button("Add to knowledge base")
                 rebuild = gr.Button("Re-index", variant="primary")
@@ -72,7 +74,7 @@ def build_admin(service: ChatService, settings: UISettings) -> None:
             raise gr.Error(str(exc)) from exc
         return f"Added {', '.join(saved)}. Press **Re-index** to make them searchable.", tasks.documents_table(assistant)
 
-    def do_reindex(ok, progress=gr.Progress(track_tqdm=True)):
+    def do_reindex(ok, progress=gr.Progress()):
         _require(ok)
         progress(0, desc="Reading documents")
         try:

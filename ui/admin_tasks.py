@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 import shutil
 from collections import Counter
@@ -12,6 +11,7 @@ from assistant.feedback import FeedbackStore
 from retrieval.documents import SUPPORTED_SUFFIXES, load_folder
 from retrieval.index import IndexSummary, build_index
 from retrieval.search import Searcher
+from retrieval.store import open_collection, read_all
 
 UPLOAD_FOLDER = "uploads"
 BASE_MODEL_CHOICE = "(base model)"
@@ -28,32 +28,33 @@ def safe_name(name: str) -> str:
 
 
 def save_uploads(paths: list[str], kb_dir: str | Path) -> list[str]:
-    """Copy uploaded Markdown/text files into `<kb_dir>/uploads/`; return their paths in the knowledge base."""
+    """Copy uploaded documents into `<kb_dir>/uploads/`; return their paths in the knowledge base."""
     if not paths:
-        raise AdminError("Choose one or more .md or .txt files to upload first.")
+        raise AdminError(f"Choose one or more documents to upload first ({', '.join(sorted(SUPPORTED_SUFFIXES))}).")
     target = Path(kb_dir) / UPLOAD_FOLDER
     target.mkdir(parents=True, exist_ok=True)
     saved = []
     for path in paths:
         name = safe_name(Path(path).name)
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise AdminError(f"{Path(path).name} is not a supported document; upload Markdown (.md) or text (.txt).")
+            raise AdminError(
+                f"{Path(path).name} is not a supported document; upload one of {', '.join(sorted(SUPPORTED_SUFFIXES))}."
+            )
         shutil.copyfile(path, target / name)
         saved.append(f"{UPLOAD_FOLDER}/{name}")
     return saved
 
 
 def reindex(assistant, on_progress=None) -> IndexSummary:
-    """Rebuild the index from the knowledge-base folder and point the assistant at the new one."""
+    """Bring the index in line with the knowledge-base folder (only changed documents are embedded).
+
+    `on_progress(done, total)` is called per embedded batch. The searcher's in-memory copy of
+    the index is dropped afterwards, so the next question searches the new documents.
+    """
     cfg = assistant.cfg.retrieval
-    params = inspect.signature(build_index).parameters
-    if on_progress is not None and "on_progress" in params:
-        summary = build_index(cfg, progress=False, on_progress=on_progress)
-    else:
-        summary = build_index(cfg, progress=on_progress is not None)
-    # The old store holds a handle to the deleted collection; search through a fresh one.
-    if hasattr(assistant, "reload_index"):
-        assistant.reload_index()
+    summary = build_index(cfg, progress=False, on_progress=on_progress)
+    if hasattr(assistant.searcher, "refresh"):
+        assistant.searcher.refresh()
     else:
         assistant.searcher = Searcher(cfg)
     return summary
@@ -63,7 +64,7 @@ def documents_table(assistant) -> list[list]:
     """One row per document in the knowledge-base folder: path, chunks in the index, status."""
     kb_dir = Path(assistant.cfg.retrieval.kb_dir)
     report = load_folder(kb_dir) if kb_dir.is_dir() else None
-    metadatas = assistant.searcher.store._collection.get(include=["metadatas"])["metadatas"] or []
+    metadatas = read_all(open_collection(assistant.cfg.retrieval), ["metadatas"])["metadatas"]
     chunks = Counter((m or {}).get("source", "") for m in metadatas)
     rows = []
     for doc in report.documents if report else []:

@@ -83,6 +83,18 @@ def _cut(history: list, saved: dict) -> tuple[list, dict, str]:
     return history[:last_user], saved, question
 
 
+def _answer_index(history: list, session: dict, index: int) -> int:
+    """The answer in the group of bot messages that `index` points into (the page groups a
+    search step, its answer and any notice under one set of buttons)."""
+    start = index
+    while start > 0 and history[start - 1].get("role") != "user":
+        start -= 1
+    end = start
+    while end < len(history) and history[end].get("role") != "user":
+        end += 1
+    return next((i for i in range(start, end) if str(i) in session["answers"]), index)
+
+
 def build_chat(app: gr.Blocks, service: ChatService) -> None:
     """Lay out the chat page and wire its events (call inside `with gr.Blocks()`)."""
     saved = gr.BrowserState(NEW_SESSION, storage_key="deskmate-chat")
@@ -120,6 +132,7 @@ def build_chat(app: gr.Blocks, service: ChatService) -> None:
             return gr.skip(), gr.skip(), gr.skip()
         index = like.index[0] if isinstance(like.index, (list, tuple)) else like.index
         session = _session(session)
+        index = _answer_index(history, session, index)
         question = next((message_text(m) for m in reversed(history[:index]) if m.get("role") == "user"), "")
         try:
             saved_id = service.feedback(session["answers"].get(str(index), ""), like.liked is True,
@@ -145,9 +158,10 @@ def build_chat(app: gr.Blocks, service: ChatService) -> None:
         session["history"] = history
         return history, session
 
-    def show_sources(session, selected: gr.SelectData):
+    def show_sources(session, selected: gr.SelectData):  # a click on an answer shows its sources
         index = selected.index[0] if isinstance(selected.index, (list, tuple)) else selected.index
-        record = service.record(_session(session)["answers"].get(str(index), ""))
+        session = _session(session)
+        record = service.record(session["answers"].get(str(_answer_index(session["history"], session, index)), ""))
         return sources_markdown(record.citations) if record else gr.skip()
 
     def restore(session):

@@ -84,6 +84,11 @@ class ChatService:
         with self._lock:
             return self._answers.get(answer_id)
 
+    def answers(self) -> list[AnswerRecord]:
+        """The remembered answers, oldest first."""
+        with self._lock:
+            return list(self._answers.values())
+
     def turns(self, conversation_id: str) -> list[dict]:
         with self._lock:
             return list(self._conversations.get(conversation_id, []))

@@ -1,0 +1,75 @@
+"""The admin page's work: uploads, incremental re-index with progress, documents, adapters, feedback."""
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from assistant.feedback import FeedbackStore
+from ui import admin_tasks as tasks
+
+KB_DIR = Path(__file__).resolve().parents[1] / "data" / "kb"
+
+
+def test_upload_names_cannot_escape_the_knowledge_base(tmp_path):
+    assert tasks.safe_name("../../etc/passwd.md") == "passwd.md"
+    assert tasks.safe_name("Return policy (2024).md") == "Return-policy-2024-.md"
+    bad = tmp_path / "tool.exe"
+    bad.write_text("x")
+    with pytest.raises(tasks.AdminError, match="not a supported document"):
+        tasks.save_uploads([str(bad)], tmp_path / "kb")
+    with pytest.raises(tasks.AdminError, match="Choose one or more"):
+        tasks.save_uploads([], tmp_path / "kb")
+
+
+def test_uploaded_document_is_searchable_after_reindex(tmp_path):
+    from retrieval.config import RetrievalConfig
+    from retrieval.search import Searcher
+
+    kb = tmp_path / "kb"
+    shutil.copytree(KB_DIR / "shipping", kb / "shipping")
+    (kb / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    cfg = RetrievalConfig(kb_dir=str(kb), index_dir=str(tmp_path / "index"))
+    assistant = SimpleNamespace(cfg=SimpleNamespace(retrieval=cfg), searcher=Searcher(cfg))
+    tasks.reindex(assistant)
+    assert not assistant.searcher.search("gift card balance for the Kestrel hub")
+
+    article = tmp_path / "Gift cards.md"
+    article.write_text("# Gift cards\n\nKestrel gift cards never expire. Check a gift card balance in your account.\n")
+    assert tasks.save_uploads([str(article)], kb) == ["uploads/Gift-cards.md"]
+    calls = []
+    summary = tasks.reindex(assistant, on_progress=lambda done, total: calls.append((done, total)))
+    assert summary.added == 1 and calls and calls[-1][0] == calls[-1][1]
+    assert assistant.searcher.search("gift card balance")[0].source == "uploads/Gift-cards.md"
+
+    rows = {row[0]: row for row in tasks.documents_table(assistant)}
+    assert rows["uploads/Gift-cards.md"][1] >= 1 and rows["uploads/Gift-cards.md"][2] == "indexed"
+    assert rows["broken.pdf"][2].startswith("failed:")
+    assert all(r[1] > 0 for name, r in rows.items() if name.startswith("shipping/"))
+
+
+def test_adapter_choices_come_from_the_registry(tmp_path):
+    assert tasks.adapter_choices(tmp_path) == [tasks.BASE_MODEL_CHOICE]
+    (tmp_path / "registry.json").write_text(json.dumps({"aliases": {"latest": "run-2"},
+                                                        "runs": {"run-1": {}, "run-2": {}}}))
+    assert tasks.adapter_choices(tmp_path) == [tasks.BASE_MODEL_CHOICE, "latest", "run-1", "run-2"]
+
+
+def test_switching_adapters_goes_through_the_assistant():
+    served = []
+    assistant = SimpleNamespace(use_adapter=served.append)
+    assert tasks.switch_adapter(assistant, tasks.BASE_MODEL_CHOICE) == tasks.BASE_MODEL_CHOICE
+    assert tasks.switch_adapter(assistant, "latest") == "latest"
+    assert served == ["", "latest"]
+    with pytest.raises(tasks.AdminError, match="restart"):
+        tasks.switch_adapter(SimpleNamespace(), "latest")
+
+
+def test_recent_feedback_table_shows_newest_first(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store.add_feedback(question="q1", answer="a1", rating=1)
+    store.add_feedback(question="q2", answer="a2", rating=-1, better_answer="b2", adapter="latest")
+    rows = tasks.feedback_table(store)
+    assert [r[3] for r in rows] == ["q2", "q1"] and rows[0][2] == "👎" and rows[0][5:] == ["b2", "latest"]

@@ -1,0 +1,118 @@
+"""The chat page driven in real headless Chromium, as a customer would use it.
+
+Needs Debian's `chromium` and the `playwright` package; `make test` installs both
+(scripts/install-browser.sh). The screenshot is saved under test-artifacts/.
+"""
+
+import dataclasses
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ui.app import build_app
+from ui.settings import UISettings
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ANSWER_TIMEOUT_MS = 240_000  # the bundled model on a shared CPU
+
+
+def text_of(selector: str) -> str:
+    """A JS expression for an element's text that is '' while the element is not there yet."""
+    return f"(document.querySelector('{selector}') || {{innerText: ''}}).innerText"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing; run `bash scripts/install-browser.sh` (make test does).")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("The playwright package is missing; run `bash scripts/install-browser.sh` (make test does).")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def live_app(generator, searcher, app_config, tmp_path_factory):
+    from assistant.assistant import Assistant
+    from assistant.feedback import FeedbackStore
+
+    cfg = dataclasses.replace(app_config, chat=dataclasses.replace(app_config.chat, max_new_tokens=32))
+    store = FeedbackStore(tmp_path_factory.mktemp("browser") / "feedback.sqlite3")
+    settings = UISettings(admin_user="staff", admin_password="correct horse")
+    app = build_app(Assistant(generator, searcher, cfg), feedback=store, settings=settings)
+    app.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def page(browser, live_app):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(live_app.local_url)
+    yield page
+    page.close()
+
+
+def test_customer_asks_sees_cited_sources_and_rates_the_answer_down(page, live_app):
+    question = "Can I return opened headphones?"
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function(f"{text_of('#sources')}.includes('[1]')", timeout=ANSWER_TIMEOUT_MS)
+
+    chat = page.locator("#chat").inner_text()
+    assert "Searched the help center for" in chat
+    answer = page.locator("#chat [data-testid=bot]").last.inner_text()
+    assert "[1]" in answer
+    sources = page.locator("#sources").inner_text()
+    record = next(r for r in live_app.service.answers() if r.question == question)
+    cited = record.citations[0]
+    assert cited["title"] in sources and cited["source"] in sources and cited["snippet"].split()[0] in sources
+
+    page.locator("#chat button[aria-label=Dislike]").last.click()
+    page.wait_for_function(f"{text_of('#feedback-status')}.includes('saved')", timeout=30_000)
+    page.locator("#better-answer textarea").fill("Opened ear tips can't be returned; write to me at a@b.io")
+    page.get_by_role("button", name="Send better answer").click()
+    page.wait_for_function(f"{text_of('#feedback-status')}.includes('better answer')", timeout=30_000)
+    row = sqlite3.connect(live_app.service.store.path).execute(
+        "SELECT rating, question, answer, better_answer, passages FROM feedback ORDER BY id DESC").fetchone()
+    assert row[0] == -1 and row[1] == question and row[2] == record.answer
+    assert row[3] == "Opened ear tips can't be returned; write to me at [email]"
+    assert cited["source"] in row[4]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    page.reload()
+    page.wait_for_function(f"{text_of('#chat')}.includes({question!r})", timeout=30_000)
+    assert "[1]" in page.locator("#chat [data-testid=bot]").last.inner_text()
+
+
+def test_talk_to_a_person_shows_the_handoff(page, live_app):
+    page.get_by_role("button", name="Talk to a person").click()
+    page.wait_for_function(f"{text_of('#chat')}.includes('ticket #')", timeout=30_000)
+    assert "will take over this conversation" in page.locator("#chat").inner_text()
+    assert live_app.service.store.count("handoffs") >= 1
+
+
+def test_admin_needs_the_configured_login(page):
+    page.get_by_role("tab", name="Admin").click()
+    page.locator("#admin-user input").fill("staff")
+    page.locator("#admin-password input").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("text=Wrong user or password.")
+    assert not page.get_by_text("Add to knowledge base").is_visible()
+    page.locator("#admin-password input").fill("correct horse")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_selector("text=Add to knowledge base", timeout=60_000)
+    page.wait_for_function("document.body.innerText.includes('returns/returns-us-canada.md')", timeout=60_000)
