@@ -37,6 +37,7 @@ class Sample:
     path: str
     line: int
     record: dict
+    tokens: dict | None = None  # token ids from `tokenize`, when lengths were checked
 
 
 @dataclass
@@ -188,9 +189,16 @@ def fingerprint(record: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def load_samples(paths: list[str], kind: str, measure: Callable[[dict], int] | None = None,
+def token_length(tokens: dict) -> int:
+    """Tokens in a tokenized sample: the dialogue, or the prompt plus the longer answer of a pair."""
+    if "input_ids" in tokens:
+        return len(tokens["input_ids"])
+    return len(tokens["prompt_ids"]) + max(len(tokens["chosen_ids"]), len(tokens["rejected_ids"]))
+
+
+def load_samples(paths: list[str], kind: str, tokenize: Callable[[dict], dict] | None = None,
                  max_length: int | None = None) -> DataReport:
-    """Read and check every line of the files; `measure(record)` gives a sample's length in tokens."""
+    """Read and check every line of the files; with `tokenize`, also check lengths against `max_length`."""
     report, seen = DataReport(kind), {}
     for path in data_files(paths):
         for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -213,19 +221,20 @@ def load_samples(paths: list[str], kind: str, measure: Callable[[dict], int] | N
                 report.warnings.append(Problem(str(path), number, f"duplicate of {seen[key]}; skipped"))
                 continue
             seen[key] = f"{path}:{number}"
-            if measure and max_length:
+            tokens = None
+            if tokenize and max_length:
                 try:
-                    length = measure(record)
+                    tokens = tokenize(record)
                 except TrainingError as exc:
-                    report.errors.append(Problem(str(path), number, str(exc).removeprefix("sample: ")))
+                    report.errors.append(Problem(str(path), number, str(exc)))
                     continue
-                if length > max_length:
+                if token_length(tokens) > max_length:
                     report.errors.append(Problem(
                         str(path), number,
-                        f"{length} tokens, over max_length {max_length}; shorten it or raise --max_length",
+                        f"{token_length(tokens)} tokens, over max_length {max_length}; shorten it or raise --max_length",
                     ))
                     continue
-            report.samples.append(Sample(str(path), number, record))
+            report.samples.append(Sample(str(path), number, record, tokens))
     return report
 
 

@@ -24,7 +24,6 @@ from assistant.registry import resolve_adapter
 
 from .combine import stack_adapters
 from .config import DPORunConfig, parse_run_config
-from .formatting import dpo_length, tokenize_dpo
 from .modeling import (
     configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, trainer_kwargs, use_4bit,
 )
@@ -79,7 +78,7 @@ def run_dpo(cfg: DPORunConfig) -> Path:
     base_path = resolve_base_model(cfg.base_model)
     sft_dir = resolve_adapter(cfg.sft_adapter, cfg.adapters_dir) if cfg.sft_adapter else None
     tokenizer = load_tokenizer(sft_dir or base_path)
-    train, evals, info = prepare_data(cfg, "dpo", tokenizer, tokenize_dpo, dpo_length(tokenizer))
+    train, evals, info = prepare_data(cfg, "dpo", tokenizer)
 
     threads = configure_threads(cfg)
     model = policy_start(cfg, base_path, sft_dir)

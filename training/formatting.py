@@ -98,16 +98,7 @@ def tokenize_dpo(tokenizer, record: dict, where: str = "sample") -> dict:
     return out
 
 
-def sft_length(tokenizer):
-    """A `measure` for `data.load_samples`: tokens in a rendered dialogue."""
-    return lambda record: len(tokenize_sft(tokenizer, record)["input_ids"])
-
-
-def dpo_length(tokenizer):
-    """A `measure` for `data.load_samples`: prompt plus the longer answer, in tokens."""
-
-    def measure(record):
-        ids = tokenize_dpo(tokenizer, record)
-        return len(ids["prompt_ids"]) + max(len(ids["chosen_ids"]), len(ids["rejected_ids"]))
-
-    return measure
+def tokenizer_for(kind: str, tokenizer):
+    """`record -> token ids` for `data.load_samples`, in the serving format."""
+    tokenize = tokenize_sft if kind == "sft" else tokenize_dpo
+    return lambda record: tokenize(tokenizer, record)

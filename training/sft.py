@@ -19,7 +19,6 @@ from pathlib import Path
 from assistant.models import resolve_base_model
 
 from .config import SFTRunConfig, parse_run_config
-from .formatting import sft_length, tokenize_sft
 from .modeling import (
     configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, trainer_kwargs, use_4bit,
 )
@@ -37,7 +36,7 @@ def run_sft(cfg: SFTRunConfig) -> Path:
     started = time.time()
     base_path = resolve_base_model(cfg.base_model)
     tokenizer = load_tokenizer(base_path)
-    train, evals, info = prepare_data(cfg, "sft", tokenizer, tokenize_sft, sft_length(tokenizer))
+    train, evals, info = prepare_data(cfg, "sft", tokenizer)
 
     threads = configure_threads(cfg)
     model = load_base(cfg, base_path)

@@ -31,16 +31,15 @@ def validate(argv=None) -> int:
     args = parse_args(argv)
     try:
         kind = args.kind or detect_kind(data_files(args.files))
-        measure = None
+        tokenize = None
         if args.max_length:
             from assistant.models import resolve_base_model
 
-            from .formatting import dpo_length, sft_length
+            from .formatting import tokenizer_for
             from .modeling import load_tokenizer
 
-            tokenizer = load_tokenizer(resolve_base_model(args.base_model))
-            measure = (sft_length if kind == "sft" else dpo_length)(tokenizer)
-        report = load_samples(args.files, kind, measure, args.max_length)
+            tokenize = tokenizer_for(args.kind or kind, load_tokenizer(resolve_base_model(args.base_model)))
+        report = load_samples(args.files, kind, tokenize, args.max_length)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from .config import RunConfig
 from .data import DataReport, Sample, file_hashes, load_samples
+from .formatting import tokenizer_for
 from .outputs import LOSS_PLOT, drop_checkpoints, merge_adapter, plot_losses, register, write_manifest
 
 log = logging.getLogger(__name__)
 
 
-def checked(paths: list[str], kind: str, cfg: RunConfig, measure) -> DataReport:
-    report = load_samples(paths, kind, measure, cfg.max_length)
+def checked(paths: list[str], kind: str, cfg: RunConfig, tokenize) -> DataReport:
+    report = load_samples(paths, kind, tokenize, cfg.max_length)
     for problem in report.warnings:
         log.warning("%s", problem)
     if report.errors and cfg.skip_invalid:
@@ -35,13 +36,14 @@ def split(samples: list[Sample], cfg: RunConfig) -> tuple[list[Sample], list[Sam
     return order[n_eval:], order[:n_eval]
 
 
-def prepare_data(cfg: RunConfig, kind: str, tokenizer, tokenize: Callable, measure: Callable):
-    """Validate the files (before any model loads), split, tokenize; returns `(train, eval, info)` datasets."""
+def prepare_data(cfg: RunConfig, kind: str, tokenizer):
+    """Validate and tokenize the files (before any model loads), split; returns `(train, eval, info)`."""
     from datasets import Dataset
 
-    report = checked(cfg.data, kind, cfg, measure)
+    tokenize = tokenizer_for(kind, tokenizer)
+    report = checked(cfg.data, kind, cfg, tokenize)
     if cfg.eval_data:
-        train, evals = report.samples, checked(cfg.eval_data, kind, cfg, measure).samples
+        train, evals = report.samples, checked(cfg.eval_data, kind, cfg, tokenize).samples
     else:
         train, evals = split(report.samples, cfg)
     if cfg.max_examples:
@@ -50,7 +52,7 @@ def prepare_data(cfg: RunConfig, kind: str, tokenizer, tokenize: Callable, measu
         evals = evals[: cfg.max_eval_examples]
 
     def to_dataset(samples):
-        rows = [tokenize(tokenizer, s.record, where=f"{s.path}:{s.line}") for s in samples]
+        rows = [s.tokens for s in samples]
         return Dataset.from_list(rows) if rows else None
 
     info = {
