@@ -78,6 +78,7 @@ def finish_run(trainer, cfg: RunConfig, run_dir: Path, base_path: str, info: dic
     save_adapter(run_dir)
     trainer.processing_class.save_pretrained(run_dir)
     history = trainer.state.log_history
+    trainer.state.save_to_json(str(run_dir / "trainer_state.json"))  # the full loss log, beside the plot
     plot_losses(history, run_dir / LOSS_PLOT, f"{cfg.stage.upper()} {run_dir.name}")
     started = info.pop("started_at")
     info["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))

@@ -1,0 +1,110 @@
+"""SFT throughput and peak memory: our trainer against plain trl SFTTrainer defaults, side by side.
+
+    python benchmarks/training.py [--samples 16] [--max_length 1536] [--threads 0]
+
+Both runs get the same dialogues, tokenized the same way (serving format, assistant-only
+labels), the same model, LoRA and dtype, each in its own process so peak memory is its
+own. The baseline is what a user gets from trl's defaults: padded batches of 8, no
+packing, gradient checkpointing on. Ours: best-fit packing into padding-free rows and no
+recomputation. Tokens per second count real (non-padding) tokens over the training time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def load_rows(args, tokenizer) -> list[dict]:
+    from training.data import load_samples
+    from training.formatting import tokenizer_for
+
+    report = load_samples([str(ROOT / "data" / "sft")], "sft", tokenizer_for("sft", tokenizer), args.max_length)
+    samples = report.samples
+    random.Random(0).shuffle(samples)
+    return [s.tokens for s in samples[: args.samples]]
+
+
+def worker(args) -> dict:
+    """Train one epoch over the rows with one setup; return tokens, seconds and peak memory."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from assistant.models import resolve_base_model
+    from training.config import SFTRunConfig
+    from training.modeling import configure_threads, load_base, load_tokenizer, lora_config
+
+    cfg = SFTRunConfig(device="cpu", load_in_4bit="false", max_length=args.max_length, threads=args.threads)
+    threads = configure_threads(cfg)
+    path = resolve_base_model(cfg.base_model)
+    tokenizer = load_tokenizer(path)
+    rows = load_rows(args, tokenizer)
+    common = dict(num_train_epochs=1, report_to="none", disable_tqdm=True, save_strategy="no", use_cpu=True,
+                  bf16=False, learning_rate=2e-4, logging_steps=1000, max_length=args.max_length, seed=0)
+    if args.worker == "baseline":  # trl defaults: batch 8, padded, gradient checkpointing
+        settings = SFTConfig(output_dir=tempfile.mkdtemp(), **common)
+    else:  # ours: packed padding-free rows, no recomputation
+        settings = SFTConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=1, packing=True,
+                             packing_strategy="bfd", gradient_checkpointing=False, **common)
+    trainer = SFTTrainer(model=load_base(cfg, path), args=settings, train_dataset=Dataset.from_list(rows),
+                         processing_class=tokenizer, peft_config=lora_config(cfg))
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    return {
+        "setup": args.worker,
+        "samples": len(rows),
+        "tokens": sum(len(r["input_ids"]) for r in rows),
+        "steps": trainer.state.global_step,
+        "seconds": round(seconds, 1),
+        "tokens_per_s": round(sum(len(r["input_ids"]) for r in rows) / seconds, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "threads": threads,
+        "torch": torch.__version__,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=16, help="dialogues from data/sft (seeded choice)")
+    parser.add_argument("--max_length", type=int, default=1536, help="longest dialogue kept, in tokens")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for both runs (0: idle cores)")
+    parser.add_argument("--worker", choices=("baseline", "ours"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+    if not args.threads:  # both runs get the same thread count, decided once
+        import os
+
+        args.threads = max(1, round((os.cpu_count() or 1) - os.getloadavg()[0]))
+    results = {}
+    for setup in ("baseline", "ours"):
+        command = [sys.executable, __file__, "--worker", setup, "--samples", str(args.samples),
+                   "--max_length", str(args.max_length), "--threads", str(args.threads)]
+        out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"{setup} run failed:\n{out.stderr[-3000:]}")
+        results[setup] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{'setup':10} {'samples':>7} {'tokens':>7} {'steps':>5} {'seconds':>8} {'tok/s':>7} {'peak MB':>8}")
+    for r in results.values():
+        print(f"{r['setup']:10} {r['samples']:>7} {r['tokens']:>7} {r['steps']:>5} {r['seconds']:>8} "
+              f"{r['tokens_per_s']:>7} {r['peak_rss_mb']:>8}")
+    base, ours = results["baseline"], results["ours"]
+    print(f"throughput ratio (ours / trl defaults): {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x; "
+          f"peak memory ratio: {ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}x; threads {args.threads}")
+
+
+if __name__ == "__main__":
+    main()
