@@ -84,6 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--kb", default="data/kb")
     parser.add_argument("--questions", nargs="+", default=["data/eval/questions.jsonl"])
     parser.add_argument("--chunks", type=int, default=10_000, help="Collection size for the latency test.")
+    parser.add_argument("--latency_queries", type=int, default=100, help="Questions timed in the latency test.")
     args = parser.parse_args(argv)
 
     import chromadb
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
     size = synthetic_collection(cfg, big, args.chunks)
     big_searcher = Searcher(big)
     big_base = Chroma(collection_name=big.collection, client=chroma_client_for(big), embedding_function=embeddings)
-    texts = [q["question"] for q in questions]
+    texts = [q["question"] for q in questions][: args.latency_queries]
     base_ms = latencies(lambda q: big_base.similarity_search(q, k=5), texts)
     ours_ms = latencies(lambda q: big_searcher.search(q, k=5), texts)
 

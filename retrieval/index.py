@@ -24,7 +24,7 @@ from .config import RetrievalConfig, parse_config
 from .documents import content_hash, embedding_text, load_folder, split_document
 from .embeddings import embed_texts
 from .errors import EmptyKnowledgeBaseError, RetrievalError
-from .store import open_collection, read_all
+from .store import mark_changed, open_collection, read_all
 
 INDEX_FORMAT = "1"  # bump when chunk metadata or embedding text changes
 
@@ -128,6 +128,8 @@ def build_index(cfg: RetrievalConfig, progress: bool = True, on_progress=None) -
         if doc_id not in chunked and doc_id not in present:  # a file that failed to load keeps its old chunks
             summary.removed += 1
             stale += entry["ids"]
+    if stale or pending:
+        mark_changed()
     if stale:
         collection.delete(ids=stale)
     _store(collection, pending, cfg, progress, on_progress)

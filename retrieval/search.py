@@ -15,7 +15,7 @@ from .documents import embedding_text
 from .embeddings import embed_query
 from .errors import ModelNotFoundError, RetrievalError
 from .hybrid import KeywordIndex, is_near_duplicate, reciprocal_rank_fusion, shingles
-from .store import open_collection, read_all
+from .store import open_collection, read_all, write_generation
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Searcher:
     """Hybrid search over the Chroma collection: dense + BM25 fused by rank, with a relevance floor.
 
     The whole collection (texts, metadata, vectors) is read once and kept in memory for the
-    keyword index and exact cosine scores; it is re-read when the collection's size changes
-    or after `refresh()`.
+    keyword index and exact cosine scores; it is re-read after an indexing run in this
+    process, when the collection's size changes, or after `refresh()`.
     """
 
     def __init__(self, cfg: RetrievalConfig):
@@ -57,12 +57,13 @@ class Searcher:
         self._rows = None
 
     def _load(self, count: int) -> dict:
-        if self._rows is None or self._rows["count"] != count:
+        stamp = (count, write_generation())
+        if self._rows is None or self._rows["stamp"] != stamp:
             rows = read_all(self.collection, ["documents", "metadatas", "embeddings"])
             metas = [m or {} for m in rows["metadatas"]]
             texts = [embedding_text(m.get("title", ""), m.get("section", ""), d or "") for m, d in zip(metas, rows["documents"])]
             self._rows = {
-                "count": count,
+                "stamp": stamp,
                 "ids": rows["ids"],
                 "row_of": {chunk_id: i for i, chunk_id in enumerate(rows["ids"])},
                 "documents": rows["documents"],

@@ -12,6 +12,16 @@ from .config import RetrievalConfig
 from .errors import IndexUnavailableError
 
 PAGE = 2000  # rows per `get` call when reading the whole collection
+_writes = [0]  # bumped by every indexing run that changed a collection in this process
+
+
+def mark_changed() -> None:
+    """Tell searchers in this process to re-read the collection on their next query."""
+    _writes[0] += 1
+
+
+def write_generation() -> int:
+    return _writes[0]
 
 
 def chroma_client(cfg: RetrievalConfig):
