@@ -100,3 +100,16 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert run.name == "sft-killed" and manifest["resumed_from"].startswith("checkpoint-")
     steps = [e["step"] for e in json.loads((run / "trainer_state.json").read_text())["log_history"] if "loss" in e]
     assert steps[0] == 1 and steps[-1] == 4  # the log carries on from the checkpoint to the last step
+
+
+@pytest.mark.slow
+def test_qlora_4bit_run_and_merge(tmp_path):
+    """The 4-bit NF4 path (bitsandbytes runs it on the CPU too) and the merged export."""
+    from training.sft import run_sft
+
+    run = run_sft(SFTRunConfig(data=[str(FIXTURES / "sft_short.jsonl")], adapters_dir=str(tmp_path),
+                               **{**TINY, "load_in_4bit": "true", "merge": True}))
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["load_in_4bit"] is True
+    config = json.loads((run / "merged" / "config.json").read_text())
+    assert "quantization_config" not in config and list((run / "merged").glob("*.safetensors"))
