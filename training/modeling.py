@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.models import pick_device, quantization_config, resolve_base_model
+from assistant.models import pick_device, quantization_config
 
 from .config import RunConfig
 
