@@ -50,6 +50,7 @@ def synthetic_collection(source_cfg: RetrievalConfig, target_cfg: RetrievalConfi
     """Fill `target_cfg`'s collection with `total` chunks copied from `source_cfg`'s, vectors jittered."""
     rows = read_all(open_collection(source_cfg), ["documents", "metadatas", "embeddings"])
     vectors = np.asarray(rows["embeddings"], dtype=np.float32)
+    n = len(rows["ids"])
     rng = np.random.default_rng(seed)
     target = open_collection(target_cfg)
     ids, vecs, docs, metas = [], [], [], []
