@@ -29,7 +29,8 @@ def test_uploaded_document_is_searchable_after_reindex(tmp_path):
     from retrieval.search import Searcher
 
     kb = tmp_path / "kb"
-    shutil.copytree(KB_DIR / "shipping", kb / "shipping")
+    (kb / "shipping").mkdir(parents=True)
+    shutil.copy(KB_DIR / "shipping" / "tracking-your-parcel.md", kb / "shipping")
     (kb / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
     cfg = RetrievalConfig(kb_dir=str(kb), index_dir=str(tmp_path / "index"))
     assistant = SimpleNamespace(cfg=SimpleNamespace(retrieval=cfg), searcher=Searcher(cfg))

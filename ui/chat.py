@@ -181,5 +181,6 @@ def build_chat(app: gr.Blocks, service: ChatService) -> None:
     chatbot.select(show_sources, saved, sources, **private)
     send_better.click(save_better, [better, feedback_id], [status, better_group, better], **private)
     human.click(talk_to_person, [chatbot, saved], [chatbot, saved], **private)
+    chatbot.clear(lambda: (dict(NEW_SESSION), ""), None, [saved, status], **private)
     new.click(lambda: ([], dict(NEW_SESSION), "_The sources of the latest answer appear here._", ""), None,
               [chatbot, saved, sources, status], **private)

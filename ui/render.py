@@ -34,7 +34,9 @@ def sources_markdown(citations: list[dict] | None) -> str:
         return "_No sources for this answer._"
     blocks = []
     for c in citations:
-        quoted = (c.get("snippet") or "").strip().replace("\n", "\n> ")
+        # The section is named in the header line, so the passage's own headings are dropped.
+        lines = [line for line in (c.get("snippet") or "").strip().splitlines() if not line.lstrip().startswith("#")]
+        quoted = "\n".join(lines).strip().replace("\n", "\n> ")
         section = f" — {c['section']}" if c.get("section") and c["section"] != c.get("title") else ""
         blocks.append(f"**[{c['number']}] {c.get('title', '')}**{section}  \n`{c.get('source', '')}`\n\n> {quoted}")
     return "\n\n".join(blocks)
