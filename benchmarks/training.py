@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # import the project's packages, not benchmarks/ files of the same names
 
 
 def load_rows(args, tokenizer) -> list[dict]:
