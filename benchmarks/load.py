@@ -1,7 +1,7 @@
 """Load run: many concurrent `gradio_client` conversations against the app for a few minutes.
 
     python benchmarks/load.py [--clients 16] [--seconds 150] [--concurrency 4] [--max_new_tokens 48]
-                              [--baseline_seconds 60] [--url http://127.0.0.1:7860/]
+                              [--baseline_seconds 60] [--url http://127.0.0.1:7860/] [config flags, e.g. --index_dir DIR]
 
 Without --url the app is built in this process (demo knowledge base, configs/assistant.yaml)
 with a fresh feedback database, so lost feedback rows can be counted. Each client asks
@@ -58,7 +58,11 @@ class Tally:
 def client_loop(url: str, asked: list[str], deadline: float, tally: Tally) -> None:
     from gradio_client import Client
 
-    client, conversation = Client(url, verbose=False), ""
+    try:  # the default 5 s connect/read timeout is too short for a busy 2-core machine
+        client, conversation = Client(url, verbose=False, httpx_kwargs={"timeout": 120}), ""
+    except Exception as exc:  # counted as an error of the run
+        tally.add(error=f"connect: {type(exc).__name__}: {exc}")
+        return
     for turn, question in enumerate(asked):
         if time.monotonic() >= deadline:
             return
@@ -112,7 +116,7 @@ def build_local_app(args):
     from ui.app import build_app
     from ui.settings import UISettings
 
-    cfg, _ = load_config(["--max_new_tokens", str(args.max_new_tokens)])
+    cfg, _ = load_config(["--max_new_tokens", str(args.max_new_tokens), *args.config_flags])
     print(build_index(cfg.retrieval, progress=False))
     assistant = Assistant.from_config(cfg)
     store = FeedbackStore(Path(tempfile.mkdtemp()) / "feedback.sqlite3")
@@ -129,7 +133,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max_new_tokens", type=int, default=48)
     parser.add_argument("--baseline_seconds", type=float, default=60)
     parser.add_argument("--url", default="", help="a running app instead of one built here")
-    args = parser.parse_args(argv)
+    args, args.config_flags = parser.parse_known_args(argv)
 
     app = assistant = store = None
     if not args.url:

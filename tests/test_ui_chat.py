@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from assistant.feedback import FeedbackStore
-from ui.chat import NEW_SESSION, _cut, answer_stream
+from ui.chat_handlers import NEW_SESSION, answer_stream, drop_last_question
 from ui.render import conversation_turns, message_text
 from ui.service import ChatService
 
@@ -77,6 +77,6 @@ def test_undo_and_retry_drop_the_last_question_and_what_followed():
         {"role": "assistant", "content": "answer two"},
     ]
     session = {"conversation_id": "c", "history": history, "answers": {"1": "a1", "4": "a2"}}
-    kept, session, question = _cut(history, session)
+    kept, session, question = drop_last_question(history, session)
     assert question == "second" and [message_text(m) for m in kept] == ["first", "answer one [1]"]
     assert session["answers"] == {"1": "a1"} and session["history"] == kept
