@@ -113,12 +113,17 @@ def deadline_callback(max_minutes: float):
     from transformers import TrainerCallback
 
     class Deadline(TrainerCallback):
+        """Stops when one more step would run past the limit, so the run ends near it, not one step after."""
+
         def on_train_begin(self, args, state, control, **kwargs):
-            self.stop_at = time.time() + max_minutes * 60
+            self.started, self.first_step = time.time(), state.global_step
+            self.stop_at = self.started + max_minutes * 60
 
         def on_step_end(self, args, state, control, **kwargs):
-            if time.time() >= self.stop_at:
-                log.warning("Reached --max_minutes %s at step %d; stopping and saving.", max_minutes, state.global_step)
+            now = time.time()
+            per_step = (now - self.started) / max(1, state.global_step - self.first_step)
+            if now + per_step >= self.stop_at:
+                log.warning("Stopping at step %d to stay within --max_minutes %s.", state.global_step, max_minutes)
                 control.should_training_stop = True
             return control
 
