@@ -5,8 +5,8 @@
 Both runs get the same dialogues, tokenized the same way (serving format, assistant-only
 labels), the same model, LoRA and dtype, each in its own process so peak memory is its
 own. The baseline is what a user gets from trl's defaults: padded batches of 8, no
-packing, gradient checkpointing on. Ours: best-fit packing into padding-free rows and no
-recomputation. Tokens per second count real (non-padding) tokens over the training time.
+packing, gradient checkpointing on. Ours: `training.sft`'s settings (padding-free; on the
+CPU whole samples per step, on a GPU packed rows; no recomputation). Tokens per second count real (non-padding) tokens over the training time.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def worker(args) -> dict:
     from assistant.models import resolve_base_model
     from training.config import SFTRunConfig
     from training.modeling import configure_threads, load_base, load_tokenizer, lora_config
+    from training.sft import sft_settings
 
     cfg = SFTRunConfig(device="cpu", load_in_4bit="false", max_length=args.max_length, threads=args.threads)
     threads = configure_threads(cfg)
@@ -54,9 +55,9 @@ def worker(args) -> dict:
                   bf16=False, learning_rate=2e-4, logging_steps=1000, max_length=args.max_length, seed=0)
     if args.worker == "baseline":  # trl defaults: batch 8, padded, gradient checkpointing
         settings = SFTConfig(output_dir=tempfile.mkdtemp(), **common)
-    else:  # ours: packed padding-free rows, no recomputation
-        settings = SFTConfig(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=1, packing=True,
-                             packing_strategy="bfd", gradient_checkpointing=False, **common)
+    else:  # ours: the settings training.sft uses with configs/sft.yaml's batch size
+        cfg.batch_size, cfg.learning_rate, cfg.progress, cfg.save_steps = 1, 2e-4, False, 10**6
+        settings = sft_settings(cfg, tempfile.mkdtemp(), has_eval=False)
     trainer = SFTTrainer(model=load_base(cfg, path), args=settings, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=lora_config(cfg))
     started = time.perf_counter()

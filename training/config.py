@@ -74,8 +74,9 @@ class RunConfig:
 
     def check(self) -> None:
         """Every cross-field rule, with messages that say how to fix the setting."""
-        if self.load_in_4bit not in ("auto", "true", "false"):
-            raise TrainingError(f"--load_in_4bit is {self.load_in_4bit!r}; use auto, true or false.")
+        for name in ("load_in_4bit", "packing"):
+            if getattr(self, name, "auto") not in ("auto", "true", "false"):
+                raise TrainingError(f"--{name} is {getattr(self, name)!r}; use auto, true or false.")
         if not 0 <= self.eval_fraction < 1:
             raise TrainingError(f"--eval_fraction is {self.eval_fraction}; use a share in [0, 1), e.g. 0.1.")
         if self.max_length < 64:
@@ -91,8 +92,10 @@ class RunConfig:
 @dataclass
 class SFTRunConfig(RunConfig):
     data: list[str] = field(default_factory=lambda: ["data/sft"], metadata={"help": "SFT .jsonl files or folders."})
-    packing: bool = field(
-        default=True, metadata={"help": "Pack samples into padding-free rows of --max_length tokens (faster)."}
+    packing: str = field(
+        default="auto",
+        metadata={"help": "'true': pack samples into padding-free rows of --max_length tokens (GPU); 'false': "
+                          "padding-free batches of whole samples (CPU: no attention across samples); 'auto'."},
     )
 
     stage = "sft"

@@ -16,7 +16,7 @@ import logging
 import time
 from pathlib import Path
 
-from assistant.models import resolve_base_model
+from assistant.models import pick_device, resolve_base_model
 
 from .config import SFTRunConfig, parse_run_config
 from .modeling import (
@@ -28,9 +28,28 @@ from .workflow import evaluate_at_end, finish_run, prepare_data
 log = logging.getLogger(__name__)
 
 
+def sft_settings(cfg: SFTRunConfig, output_dir: str, has_eval: bool):
+    """trl settings: padding-free batches; packed rows on a GPU, whole samples on the CPU.
+
+    On the CPU, attention over a packed row is computed densely under a block mask
+    (quadratic in the row and memory-hungry), so whole samples, already length-checked,
+    are faster there; GPU varlen kernels make packing pay off.
+    """
+    from trl import SFTConfig
+
+    pack = cfg.packing == "true" or (cfg.packing == "auto" and pick_device(cfg.device).startswith("cuda"))
+    return SFTConfig(
+        **trainer_kwargs(cfg, output_dir, has_eval),
+        packing=pack,
+        packing_strategy="bfd",  # best-fit decreasing
+        padding_free=True,
+        max_length=cfg.max_length if pack else None,  # lengths were checked during validation
+    )
+
+
 def run_sft(cfg: SFTRunConfig) -> Path:
     """Train, save and register an SFT adapter; returns its folder."""
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     cfg, run_dir, checkpoint = start_run(cfg)
     started = time.time()
@@ -40,12 +59,7 @@ def run_sft(cfg: SFTRunConfig) -> Path:
 
     threads = configure_threads(cfg)
     model = load_base(cfg, base_path)
-    args = SFTConfig(
-        **trainer_kwargs(cfg, str(run_dir / CHECKPOINTS), evals is not None),
-        max_length=cfg.max_length,
-        packing=cfg.packing,
-        packing_strategy="bfd",  # best-fit packing, padding-free rows
-    )
+    args = sft_settings(cfg, str(run_dir / CHECKPOINTS), evals is not None)
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=evals,
         processing_class=tokenizer, peft_config=lora_config(cfg),
