@@ -139,14 +139,30 @@ def build_index(cfg: RetrievalConfig, progress: bool = True, on_progress=None) -
     return summary
 
 
+WINDOW_BATCHES = 8  # batches per window of whole documents sorted by length
+
+
+def _batches(chunks: list, size: int) -> list[list]:
+    """Batches of similar-length chunks (little padding, so faster embedding), drawn from
+    windows of whole documents so an interrupted run loses at most one window of work."""
+    windows, window = [], []
+    for i, chunk in enumerate(chunks):
+        window.append(chunk)
+        last_of_doc = i + 1 == len(chunks) or chunks[i + 1].metadata["doc_id"] != chunk.metadata["doc_id"]
+        if last_of_doc and (len(window) >= size * WINDOW_BATCHES or i + 1 == len(chunks)):
+            windows.append(sorted(window, key=lambda c: len(c.page_content)))
+            window = []
+    return [w[j : j + size] for w in windows for j in range(0, len(w), size)]
+
+
 def _store(collection, chunks: list, cfg: RetrievalConfig, progress: bool, on_progress) -> None:
-    """Embed and upsert in batches, document by document, so an interrupted run leaves whole batches."""
+    """Embed and upsert batch by batch. A run killed part-way leaves some documents with only
+    part of their chunks; their count then differs from `n_chunks`, so the next run replaces them."""
     delay = float(os.environ.get("DESKMATE_INDEX_BATCH_DELAY", "0") or 0)
     size = max(1, cfg.embed_batch_size)
-    total = (len(chunks) + size - 1) // size
+    batches = _batches(chunks, size)
     bar = tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=not progress or not chunks)
-    for done, i in enumerate(range(0, len(chunks), size), 1):
-        batch = chunks[i : i + size]
+    for done, batch in enumerate(batches, 1):
         texts = [embedding_text(c.metadata["title"], c.metadata["section"], c.page_content) for c in batch]
         vectors = embed_texts(cfg.embedding_model, texts, batch_size=size)
         collection.upsert(
@@ -157,7 +173,7 @@ def _store(collection, chunks: list, cfg: RetrievalConfig, progress: bool, on_pr
         )
         bar.update(len(batch))
         if on_progress is not None:
-            on_progress(done, total)
+            on_progress(done, len(batches))
         if delay:
             time.sleep(delay)
     bar.close()

@@ -100,7 +100,7 @@ def test_killed_indexer_leaves_a_usable_index_that_finishes_next_run(tmp_path):
         (kb / f"article-{i}.md").write_text(f"# Article {i}\n\n## Part A\n\nTopic {i} alpha text.\n\n## Part B\n\nTopic {i} beta text.\n")
     index_dir = tmp_path / "index"
     env = {**os.environ, "DESKMATE_INDEX_BATCH_DELAY": "1"}  # slow each batch so the kill lands mid-run
-    cmd = [sys.executable, "-m", "retrieval.index", str(kb), "--index_dir", str(index_dir), "--embed_batch_size", "2"]
+    cmd = [sys.executable, "-m", "retrieval.index", str(kb), "--index_dir", str(index_dir), "--embed_batch_size", "1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen: list[str] = []
     threading.Thread(target=_read_progress, args=(proc.stderr, seen), daemon=True).start()
@@ -108,7 +108,7 @@ def test_killed_indexer_leaves_a_usable_index_that_finishes_next_run(tmp_path):
     try:
         while time.time() < deadline and proc.poll() is None:
             done = [int(m) for m in re.findall(r"(\d+)/16 ", "".join(seen))]
-            if done and 4 <= max(done) < 16:
+            if done and 10 <= max(done) < 16:  # the first window of documents (8 chunks) is stored
                 break
             time.sleep(0.2)
         assert proc.poll() is None, "the indexer finished before it could be interrupted:\n" + "".join(seen)
@@ -125,7 +125,7 @@ def test_killed_indexer_leaves_a_usable_index_that_finishes_next_run(tmp_path):
 
     finished = build_index(cfg, progress=False)
     assert finished.chunks == 16 and finished.added + finished.updated > 0
-    assert finished.embedded < 16  # batches stored before the kill are kept
+    assert finished.embedded <= 8  # documents stored before the kill are kept
     assert build_index(cfg, progress=False).unchanged == 8
 
 
