@@ -74,3 +74,20 @@ def test_recent_feedback_table_shows_newest_first(tmp_path):
     store.add_feedback(question="q2", answer="a2", rating=-1, better_answer="b2", adapter="latest")
     rows = tasks.feedback_table(store)
     assert [r[3] for r in rows] == ["q2", "q1"] and rows[0][2] == "👎" and rows[0][5:] == ["b2", "latest"]
+
+
+def test_admin_actions_refuse_without_login(tmp_path):
+    import gradio as gr
+
+    from ui.admin import AdminHandlers
+    from ui.service import ChatService
+    from ui.settings import UISettings
+
+    service = ChatService(SimpleNamespace(), FeedbackStore(tmp_path / "fb.sqlite3"))
+    on = AdminHandlers(service, UISettings(admin_password="s3cret"))
+    assert on.login("admin", "wrong")[:2] == (False, "Wrong user or password.")
+    for action in (lambda: on.save(False, []), lambda: on.reindex(False), lambda: on.switch(False, "latest"),
+                   lambda: on.refresh(False)):
+        with pytest.raises(gr.Error, match="Log in first"):
+            action()
+    assert on.refresh(True) == []

@@ -22,12 +22,63 @@ def _require(logged_in: bool) -> None:
         raise gr.Error(NOT_LOGGED_IN)
 
 
+class AdminHandlers:
+    """The admin page's event handlers; each checks the login first."""
+
+    def __init__(self, service: ChatService, settings: UISettings):
+        self.service, self.settings, self.assistant = service, settings, service.assistant
+
+    def served_text(self) -> str:
+        return f"Serving: **{self.service.adapter or tasks.BASE_MODEL_CHOICE}**"
+
+    def overview(self):
+        choices = tasks.adapter_choices(self.assistant.cfg.model.adapters_dir)
+        current = self.service.adapter if self.service.adapter in choices else tasks.BASE_MODEL_CHOICE
+        return (tasks.documents_table(self.assistant), self.served_text(), gr.Dropdown(choices=choices, value=current),
+                tasks.feedback_table(self.service.store))
+
+    def login(self, name, secret):
+        if not self.settings.check_login(name, secret):
+            return False, "Wrong user or password.", *[gr.skip()] * 6
+        return (True, "", gr.Column(visible=False), gr.Column(visible=True), *self.overview())
+
+    def save(self, ok, files):
+        _require(ok)
+        try:
+            saved = tasks.save_uploads(files or [], self.assistant.cfg.retrieval.kb_dir)
+        except tasks.AdminError as exc:
+            raise gr.Error(str(exc)) from exc
+        return (f"Added {', '.join(saved)}. Press **Re-index** to make them searchable.",
+                tasks.documents_table(self.assistant))
+
+    def reindex(self, ok, progress=gr.Progress()):
+        _require(ok)
+        progress(0, desc="Reading documents")
+        try:
+            summary = tasks.reindex(self.assistant, lambda done, total: progress((done, total), desc="Embedding"))
+        except Exception as exc:  # noqa: BLE001 - any failure is reported; the old index stays usable
+            raise gr.Error(f"Re-indexing failed: {exc}") from exc
+        return f"Done: {summary}".replace("\n", "  \n"), tasks.documents_table(self.assistant)
+
+    def switch(self, ok, choice, progress=gr.Progress()):
+        _require(ok)
+        progress(0, desc=f"Loading {choice}")
+        try:
+            tasks.switch_adapter(self.assistant, choice)
+        except Exception as exc:  # noqa: BLE001 - the previous adapter keeps serving
+            raise gr.Error(f"Could not switch to {choice}: {exc}") from exc
+        return self.served_text()
+
+    def refresh(self, ok):
+        _require(ok)
+        return tasks.feedback_table(self.service.store)
+
+
 def build_admin(service: ChatService, settings: UISettings) -> None:
     """Lay out the admin tab and wire its events (call inside a `gr.Tab`)."""
     if not settings.admin_enabled:
         gr.Markdown(ADMIN_DISABLED, elem_id="admin-disabled")
         return
-    assistant, private = service.assistant, {"api_visibility": "private"}
     logged_in = gr.State(False)
     with gr.Column() as login_box:
         user = gr.Textbox(label="User", elem_id="admin-user")
@@ -52,50 +103,11 @@ def build_admin(service: ChatService, settings: UISettings) -> None:
             feedback = gr.Dataframe(headers=tasks.FEEDBACK_COLUMNS, label="Recent feedback", interactive=False,
                                     wrap=True)
 
-    def served_text() -> str:
-        return f"Serving: **{service.adapter or tasks.BASE_MODEL_CHOICE}**"
-
-    def overview():
-        choices = tasks.adapter_choices(assistant.cfg.model.adapters_dir)
-        current = service.adapter if service.adapter in choices else tasks.BASE_MODEL_CHOICE
-        return (tasks.documents_table(assistant), served_text(), gr.Dropdown(choices=choices, value=current),
-                tasks.feedback_table(service.store))
-
-    def do_login(name, secret):
-        if not settings.check_login(name, secret):
-            return False, "Wrong user or password.", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return (True, "", gr.Column(visible=False), gr.Column(visible=True), *overview())
-
-    def do_save(ok, files):
-        _require(ok)
-        try:
-            saved = tasks.save_uploads(files or [], assistant.cfg.retrieval.kb_dir)
-        except tasks.AdminError as exc:
-            raise gr.Error(str(exc)) from exc
-        return f"Added {', '.join(saved)}. Press **Re-index** to make them searchable.", tasks.documents_table(assistant)
-
-    def do_reindex(ok, progress=gr.Progress()):
-        _require(ok)
-        progress(0, desc="Reading documents")
-        try:
-            summary = tasks.reindex(assistant, on_progress=lambda done, total: progress((done, total), desc="Embedding"))
-        except Exception as exc:  # noqa: BLE001 - any failure is reported; the old index stays usable
-            raise gr.Error(f"Re-indexing failed: {exc}") from exc
-        return f"Done: {summary}".replace("\n", "  \n"), tasks.documents_table(assistant)
-
-    def do_switch(ok, choice, progress=gr.Progress()):
-        _require(ok)
-        progress(0, desc=f"Loading {choice}")
-        try:
-            tasks.switch_adapter(assistant, choice)
-        except Exception as exc:  # noqa: BLE001 - the previous adapter keeps serving
-            raise gr.Error(f"Could not switch to {choice}: {exc}") from exc
-        return served_text()
-
+    on, private = AdminHandlers(service, settings), {"api_visibility": "private"}
     outputs = [logged_in, login_status, login_box, panel, documents, served, adapter, feedback]
-    login.click(do_login, [user, password], outputs, **private)
-    password.submit(do_login, [user, password], outputs, **private)
-    save.click(do_save, [logged_in, uploads], [index_status, documents], **private)
-    rebuild.click(do_reindex, [logged_in], [index_status, documents], concurrency_limit=1, **private)
-    apply.click(do_switch, [logged_in, adapter], served, concurrency_limit=1, **private)
-    refresh.click(lambda ok: (_require(ok), tasks.feedback_table(service.store))[1], logged_in, feedback, **private)
+    login.click(on.login, [user, password], outputs, **private)
+    password.submit(on.login, [user, password], outputs, **private)
+    save.click(on.save, [logged_in, uploads], [index_status, documents], **private)
+    rebuild.click(on.reindex, [logged_in], [index_status, documents], concurrency_limit=1, **private)
+    apply.click(on.switch, [logged_in, adapter], served, concurrency_limit=1, **private)
+    refresh.click(on.refresh, logged_in, feedback, **private)
