@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow index chat clean
+.PHONY: install demo test test-slow index chat clean browser load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m ui --config configs/assistant.yaml
 
-test: install
+# The browser test drives Debian's chromium; installed once when missing.
+browser:
+	bash scripts/install-browser.sh $(BIN)/pip
+
+test: install browser
 	$(BIN)/python -m pytest -m "not slow"
+
+load: install
+	$(BIN)/python benchmarks/load.py
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow

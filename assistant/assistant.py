@@ -86,6 +86,10 @@ class Assistant:
         self.generator = load_generator(dataclasses.replace(self.cfg, model=model_cfg))
         self.cfg = dataclasses.replace(self.cfg, model=model_cfg)
 
+    def reload_index(self) -> None:
+        """Pick up a re-indexed collection (after the admin page or `retrieval.index` ran)."""
+        self.searcher.refresh()
+
     def _search(self, query: str, first_number: int) -> list[Passage]:
         found = self.searcher.search(query, self.cfg.retrieval.top_k)
         renumbered = [dataclasses.replace(p, number=first_number + i) for i, p in enumerate(found)]

@@ -85,6 +85,18 @@ class ChatConfig:
 class UIConfig:
     host: str = field(default="127.0.0.1", metadata={"help": "Address the web app listens on."})
     port: int = field(default=7860, metadata={"help": "Port of the web app."})
+    admin_user: str = field(default="admin", metadata={"help": "Admin login name (DESKMATE_ADMIN_USER overrides)."})
+    admin_password: str = field(
+        default="",
+        metadata={"help": "Admin password; empty disables the admin page. Prefer DESKMATE_ADMIN_PASSWORD."},
+    )
+    concurrency: int = field(default=4, metadata={"help": "Answers worked on at once; other requests wait in the queue."})
+    max_queue: int = field(
+        default=256, metadata={"help": "Requests allowed to wait; beyond this callers are told the app is busy."}
+    )
+    feedback_db: str = field(
+        default="", metadata={"help": "SQLite file for feedback and handoffs (default $DESKMATE_HOME/feedback.sqlite3)."}
+    )
 
 
 @dataclass

@@ -64,8 +64,10 @@ class LocalGenerator:
             streamer=streamer,
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
-        if should_stop is not None:
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_StopWhen(should_stop)])
+        cancelled = threading.Event()  # set when the caller stops reading (e.g. a client disconnects)
+        kwargs["stopping_criteria"] = StoppingCriteriaList(
+            [_StopWhen(lambda: cancelled.is_set() or (should_stop is not None and should_stop()))]
+        )
         errors: list[BaseException] = []
 
         def run():
@@ -79,7 +81,10 @@ class LocalGenerator:
         with self._lock:
             thread = threading.Thread(target=run, daemon=True)
             thread.start()
-            yield from streamer
-            thread.join()
+            try:
+                yield from streamer
+            finally:
+                cancelled.set()  # an abandoned stream ends its generation before the lock is released
+                thread.join()
         if errors:
             raise errors[0]

@@ -54,7 +54,7 @@ def reindex(assistant, on_progress=None) -> IndexSummary:
     cfg = assistant.cfg.retrieval
     summary = build_index(cfg, progress=False, on_progress=on_progress)
     if hasattr(assistant.searcher, "refresh"):
-        assistant.searcher.refresh()
+        assistant.reload_index()
     else:
         assistant.searcher = Searcher(cfg)
     return summary
