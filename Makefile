@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow index chat clean browser load
+.PHONY: install demo train test test-slow index chat clean browser load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# First run: trains the demo adapter (SFT then DPO) when none exists, then serves it.
 demo: install
-	$(BIN)/python -m ui --config configs/assistant.yaml
+	$(BIN)/python -m training.demo
+	$(BIN)/python -m ui --config configs/assistant.yaml --adapter latest
+
+train: install
+	$(BIN)/python -m training.sft
+	$(BIN)/python -m training.dpo
 
 # The browser test drives Debian's chromium; installed once when missing.
 browser:
