@@ -1,0 +1,107 @@
+"""Decode speed of the local backend against plain `model.generate()`, side by side.
+
+    python -m benchmarks.generation [--adapter latest] [--new_tokens 96] [--repeats 3]
+
+Both run greedy on the same prompt (a customer question with four retrieved passages,
+rendered exactly as the assistant serves it) in one process, alternating, and must
+produce the same text. Prints time to first token, decode tokens per second and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+
+import torch
+from transformers import TextIteratorStreamer
+
+from assistant.config import ChatConfig, ModelConfig
+from assistant.chat_format import render_conversation, tool_call_message
+from assistant.generation import LocalGenerator
+from assistant.prompts import system_prompt
+from retrieval.config import RetrievalConfig
+from retrieval.index import ensure_index
+from retrieval.search import Searcher, format_passages
+from retrieval.tool import TOOL_NAME, search_tool_schema
+
+QUESTION = "How long do I have to send back headphones I bought in the UK, and does the label cost anything?"
+
+
+def build_prompt(tokenizer, index_dir: str) -> str:
+    cfg = RetrievalConfig(index_dir=index_dir, top_k=4)
+    ensure_index(cfg)
+    passages = Searcher(cfg).search(QUESTION, 4)
+    call = tool_call_message(TOOL_NAME, {"query": QUESTION})
+    messages = [
+        {"role": "system", "content": system_prompt(ChatConfig())},
+        {"role": "user", "content": QUESTION},
+        call,
+        {"role": "tool", "content": format_passages(passages)},
+    ]
+    return render_conversation(tokenizer, messages, [search_tool_schema()], add_generation_prompt=True)
+
+
+def timed(stream_fn, count_tokens) -> tuple[str, float, float]:
+    """Run a streaming generation; return its text, time to first token and decode tokens/s."""
+    start = time.perf_counter()
+    first, pieces = None, []
+    for piece in stream_fn():
+        first = first or time.perf_counter()
+        pieces.append(piece)
+    end = time.perf_counter()
+    text = "".join(pieces)
+    decoded = max(count_tokens(text) - 1, 1)
+    return text, (first or end) - start, decoded / max(end - (first or end), 1e-9)
+
+
+def plain_generate(model, tokenizer, prompt: str, new_tokens: int):
+    """What a user would write: model.generate with default settings, greedy."""
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+    def run():
+        with torch.no_grad():
+            model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, streamer=streamer)
+
+    def stream():
+        thread = threading.Thread(target=run)
+        thread.start()
+        yield from streamer
+        thread.join()
+
+    return stream
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--adapter", default="")
+    parser.add_argument("--new_tokens", type=int, default=96)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--index_dir", default="")
+    args = parser.parse_args(argv)
+
+    ours = LocalGenerator.from_config(ModelConfig(adapter=args.adapter, device="cpu"))
+    prompt = build_prompt(ours.tokenizer, args.index_dir)
+    print(f"prompt: {ours.count_tokens(prompt)} tokens, {args.new_tokens} new tokens, greedy")
+    runs: dict[str, list[tuple[str, float, float]]] = {"plain generate": [], "ours": []}
+    for _ in range(args.repeats):
+        for name, rows in runs.items():
+            if name == "ours":
+                stream = lambda: ours.stream(prompt, args.new_tokens)  # noqa: E731
+            else:
+                stream = plain_generate(ours.model, ours.tokenizer, prompt, args.new_tokens)
+            rows.append(timed(stream, ours.count_tokens))
+    same = runs["plain generate"][-1][0] == runs["ours"][-1][0]
+    print(f"same output text: {same}")
+    speed = {}
+    for name, rows in runs.items():
+        speed[name] = statistics.median(r[2] for r in rows)
+        ttft = statistics.median(r[1] for r in rows)
+        print(f"{name:15s} time to first token {ttft:.2f}s   decode {speed[name]:.1f} tokens/s")
+    print(f"decode speed ratio (ours / plain): {speed['ours'] / speed['plain generate']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
