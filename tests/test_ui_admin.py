@@ -33,7 +33,8 @@ def test_uploaded_document_is_searchable_after_reindex(tmp_path):
     shutil.copy(KB_DIR / "shipping" / "tracking-your-parcel.md", kb / "shipping")
     (kb / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
     cfg = RetrievalConfig(kb_dir=str(kb), index_dir=str(tmp_path / "index"))
-    assistant = SimpleNamespace(cfg=SimpleNamespace(retrieval=cfg), searcher=Searcher(cfg))
+    searcher = Searcher(cfg)
+    assistant = SimpleNamespace(cfg=SimpleNamespace(retrieval=cfg), searcher=searcher, reload_index=searcher.refresh)
     tasks.reindex(assistant)
     assert not assistant.searcher.search("gift card balance for the Kestrel hub")
 
