@@ -108,18 +108,23 @@ class Assistant:
         passages: list[Passage] = []
         usage = {"tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
         timings = {"search_s": 0.0}
+        searched: set[str] = set()
         for round_ in range(chat.max_tool_rounds + 1):
             can_search = round_ < chat.max_tool_rounds
             must_search = can_search and round_ == 0 and chat.tool_policy == "required"
-            text = yield from self._generate(conversation, not must_search, usage, timings, started)
+            text = yield from self._generate(conversation, not must_search, usage, timings, started, can_search)
             if not (can_search and (must_search or is_tool_call(text))):
-                yield from self._finish(self._grounded_answer(text, passages, usage, timings), started)
-                return
-            call = tool_call_message(TOOL_NAME, {"query": self._query(text, question, usage)}, f"call_{round_}")
+                break
+            query = self._query(text, question, usage)
+            if query.casefold() in searched:  # the same search again finds nothing new: answer now
+                text = yield from self._generate(conversation, True, usage, timings, started, False)
+                break
+            searched.add(query.casefold())
+            call = tool_call_message(TOOL_NAME, {"query": query}, f"call_{round_}")
             yield Event("tool_call", call["tool_calls"][0]["function"])
-            searched = time.perf_counter()
-            found = self._search(call["tool_calls"][0]["function"]["arguments"]["query"], len(passages) + 1)
-            timings["search_s"] += time.perf_counter() - searched
+            started_search = time.perf_counter()
+            found = self._search(query, len(passages) + 1)
+            timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)
             if not passages and not found:
@@ -128,8 +133,10 @@ class Assistant:
                 return
             passages += found
             conversation += [call, {"role": "tool", "content": format_passages(found), "tool_call_id": f"call_{round_}"}]
+        yield from self._finish(self._grounded_answer(text, passages, usage, timings), started)
 
-    def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float):
+    def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float,
+                  allow_tool_calls: bool = True):
         """Run one model step; stream it as answer text once it is clearly not a tool call."""
         text, streamed = "", 0
 
@@ -137,7 +144,9 @@ class Assistant:
             head = text.lstrip()
             return "</tool_call>" in head or (not stream_answer and len(head) >= 11 and not is_tool_call(head))
 
-        for piece in self.generator.stream_messages(conversation, self.tools, self.cfg.chat.max_new_tokens, should_stop):
+        pieces = self.generator.stream_messages(conversation, self.tools, self.cfg.chat.max_new_tokens, should_stop,
+                                                allow_tool_calls=allow_tool_calls)
+        for piece in pieces:
             timings.setdefault("first_token_s", time.perf_counter() - started)
             text += piece
             if stream_answer and len(text.lstrip()) >= 11 and not is_tool_call(text):

@@ -47,10 +47,20 @@ class LocalGenerator:
     def render(self, messages: list[dict], tools: list[dict] | None) -> str:
         return render_conversation(self.tokenizer, messages, tools, add_generation_prompt=True)
 
-    def stream_messages(self, messages, tools, max_new_tokens: int, should_stop=None) -> Iterator[str]:
-        return self.stream(self.render(messages, tools), max_new_tokens, should_stop)
+    def stream_messages(self, messages, tools, max_new_tokens: int, should_stop=None,
+                        allow_tool_calls: bool = True) -> Iterator[str]:
+        return self.stream(self.render(messages, tools), max_new_tokens, should_stop, allow_tool_calls)
 
-    def stream(self, prompt: str, max_new_tokens: int, should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
+    def _tool_call_ban(self) -> dict:
+        """Generation settings that keep the model from opening a `<tool_call>` (tool choice 'none')."""
+        starts = [self.tokenizer(p + "<tool_call>", add_special_tokens=False)["input_ids"] for p in ("", " ")]
+        return {
+            "begin_suppress_tokens": sorted({ids[0] for ids in starts}),
+            "bad_words_ids": [ids[:2] for ids in starts],
+        }
+
+    def stream(self, prompt: str, max_new_tokens: int, should_stop: Callable[[], bool] | None = None,
+               allow_tool_calls: bool = True) -> Iterator[str]:
         """Yield text pieces of the model's greedy continuation of `prompt`."""
         import torch
         from transformers import StoppingCriteriaList, TextIteratorStreamer
@@ -64,6 +74,8 @@ class LocalGenerator:
             streamer=streamer,
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
+        if not allow_tool_calls:
+            kwargs.update(self._tool_call_ban())
         cancelled = threading.Event()  # set when the caller stops reading (e.g. a client disconnects)
         kwargs["stopping_criteria"] = StoppingCriteriaList(
             [_StopWhen(lambda: cancelled.is_set() or (should_stop is not None and should_stop()))]

@@ -43,7 +43,8 @@ class OpenAIGenerator:
         return max(1, len(text) // 4) if text else 0
 
     def stream_messages(self, messages: list[dict], tools: list[dict] | None, max_new_tokens: int,
-                        should_stop: Callable[[], bool] | None = None) -> Iterator[str]:
+                        should_stop: Callable[[], bool] | None = None, allow_tool_calls: bool = True) -> Iterator[str]:
+        """Stream the server's reply; `allow_tool_calls` is advisory here (a call past the cap is dropped)."""
         from openai import OpenAIError
 
         try:

@@ -25,22 +25,23 @@ class Recording:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None):
+    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True):
         self.seen.append([dict(m) for m in messages])
-        return self.inner.stream_messages(messages, tools, max_new_tokens, should_stop)
+        return self.inner.stream_messages(messages, tools, max_new_tokens, should_stop, allow_tool_calls)
 
 
 class Scripted:
     """Replies with fixed texts in turn: drives the loop's control flow without a model."""
 
     def __init__(self, *replies):
-        self.replies, self.seen = list(replies), []
+        self.replies, self.seen, self.allowed = list(replies), [], []
 
     def count_tokens(self, text):
         return len(text.split())
 
-    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None):
+    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True):
         self.seen.append(messages)
+        self.allowed.append(allow_tool_calls)
         reply = self.replies.pop(0) if self.replies else "<tool_call>{}</tool_call>"
         for i in range(0, len(reply), 5):
             yield reply[i : i + 5]
@@ -112,12 +113,34 @@ def test_malformed_tool_call_falls_back_to_a_plain_search(searcher, app_config):
     assert answer.citations and answer.citations[0].number == 1
 
 
-def test_model_written_query_is_used_and_rounds_are_capped(searcher, app_config):
-    call = '<tool_call>\n{"name": "search_knowledge_base", "arguments": {"query": "order status meanings"}}\n</tool_call>'
-    bot = Assistant(Scripted(call, call, call, call), searcher, with_chat(app_config, tool_policy="auto", max_tool_rounds=2))
+def call(query):
+    return f'<tool_call>\n{{"name": "search_knowledge_base", "arguments": {{"query": "{query}"}}}}\n</tool_call>'
+
+
+def test_model_written_queries_are_used_and_rounds_are_capped(searcher, app_config):
+    scripted = Scripted(call("order status meanings"), call("partially shipped"), call("split shipments"))
+    bot = Assistant(scripted, searcher, with_chat(app_config, tool_policy="auto", max_tool_rounds=2))
     events, answer = ask(bot, "what does partially shipped mean?")
     queries = [e.data["arguments"]["query"] for e in events if e.type == "tool_call"]
-    assert queries == ["order status meanings", "order status meanings"]
+    assert queries == ["order status meanings", "partially shipped"]
     numbers = [p.number for e in events if e.type == "tool_result" for p in e.data]
     assert numbers == list(range(1, len(numbers) + 1)), "passages are numbered across the turn"
+    assert scripted.allowed == [True, True, False], "past the cap the model may not call the tool"
     assert answer.refused and answer.usage["valid_tool_calls"] == 2
+
+
+def test_a_repeated_search_makes_the_model_answer_instead(searcher, app_config):
+    scripted = Scripted(call("order status meanings"), call("Order status meanings"), "It shows Partially shipped [1].")
+    bot = Assistant(scripted, searcher, app_config)
+    events, answer = ask(bot, "what does partially shipped mean?")
+    assert [e.type for e in events].count("tool_call") == 1
+    assert scripted.allowed == [True, True, False]
+    assert answer.text == "It shows Partially shipped [1]." and answer.grounded
+
+
+def test_tool_calls_can_be_ruled_out_for_the_local_model(generator):
+    prompt = generator.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Reply with exactly: <tool_call>"}], tokenize=False, add_generation_prompt=True
+    )
+    text = "".join(generator.stream(prompt, max_new_tokens=16, allow_tool_calls=False))
+    assert "<tool_call>" not in text and not text.lstrip().startswith("<tool")
