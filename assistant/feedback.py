@@ -48,6 +48,20 @@ MIGRATIONS = [
         transcript TEXT NOT NULL DEFAULT '[]'
     );
     """,
+    """
+    CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        question TEXT NOT NULL,
+        passages TEXT NOT NULL DEFAULT '[]',
+        adapter_a TEXT NOT NULL DEFAULT '',
+        answer_a TEXT NOT NULL,
+        adapter_b TEXT NOT NULL DEFAULT '',
+        answer_b TEXT NOT NULL,
+        choice TEXT NOT NULL CHECK (choice IN ('a', 'b', 'written')),
+        better_answer TEXT NOT NULL DEFAULT ''
+    );
+    """,
 ]
 
 
@@ -154,6 +168,26 @@ class FeedbackStore:
             (_now(), conversation_id, mask_personal_data(reason), json.dumps(_mask_deep(turns))),
         )
 
+    def add_comparison(self, *, question: str, answer_a: str, answer_b: str, choice: str,
+                       adapter_a: str = "", adapter_b: str = "", passages: list[dict] | None = None,
+                       better_answer: str = "") -> int:
+        """Store a staff pick between two answers to one question ('a', 'b', or 'written' with `better_answer`)."""
+        if choice not in ("a", "b", "written"):
+            raise FeedbackStoreError(f"Choice must be 'a', 'b' or 'written', got {choice!r}.")
+        if choice == "written" and not better_answer.strip():
+            raise FeedbackStoreError("Write the better answer before saving it.")
+        return self._write(
+            "INSERT INTO comparisons (created_at, question, passages, adapter_a, answer_a, adapter_b, answer_b, choice,"
+            " better_answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_now(), mask_personal_data(question), json.dumps(_mask_deep(passages or [])), adapter_a,
+             mask_personal_data(answer_a), adapter_b, mask_personal_data(answer_b), choice,
+             mask_personal_data(better_answer)),
+        )
+
+    def comparisons(self, since_id: int = 0) -> list[dict]:
+        """All compare-view picks after `since_id`, oldest first."""
+        return self._rows("SELECT * FROM comparisons WHERE id > ? ORDER BY id", (since_id,))
+
     def _rows(self, sql: str, params: tuple = ()) -> list[dict]:
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
@@ -177,7 +211,7 @@ class FeedbackStore:
         return self._rows("SELECT * FROM handoffs ORDER BY id DESC LIMIT ?", (limit,))
 
     def count(self, table: str = "feedback") -> int:
-        if table not in ("feedback", "handoffs"):
+        if table not in ("feedback", "handoffs", "comparisons"):
             raise ValueError(f"unknown table {table!r}")
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
