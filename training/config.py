@@ -103,7 +103,14 @@ class SFTRunConfig(RunConfig):
 
 @dataclass
 class DPORunConfig(RunConfig):
-    data: list[str] = field(default_factory=lambda: ["data/dpo"], metadata={"help": "DPO .jsonl files or folders."})
+    data: list[str] = field(
+        default_factory=lambda: ["data/dpo"],
+        metadata={"help": "DPO .jsonl files or folders; the word 'feedback': pairs exported now from the feedback "
+                          "database (python -m training.preferences)."},
+    )
+    feedback_db: str = field(
+        default="", metadata={"help": "Feedback database read by --data feedback (default: the web app's)."}
+    )
     sft_adapter: str = field(
         default="latest-sft",
         metadata={"help": "Adapter to start from: a registry name ('latest-sft', a run) or a folder; empty: the base."},
@@ -112,6 +119,11 @@ class DPORunConfig(RunConfig):
     dpo_loss: str = field(default="sigmoid", metadata={"help": "trl DPO loss type ('sigmoid', 'ipo', ...)."})
 
     stage = "dpo"
+
+    def check(self) -> None:
+        super().check()
+        if self.feedback_db and "feedback" not in self.data:
+            raise TrainingError("--feedback_db is read only with --data feedback; add that, or drop --feedback_db.")
 
 
 def parse_run_config(cls, default_file: str, args=None):

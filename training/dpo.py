@@ -1,6 +1,7 @@
 """Preference tuning (DPO) of the assistant's adapter on chosen/rejected answer pairs.
 
     python -m training.dpo [--config configs/dpo.yaml] [--data data/dpo] [--sft_adapter latest-sft]
+    python -m training.dpo --data feedback [--feedback_db PATH]   # pairs from the web app's feedback
     python -m training.dpo --resume true          # continue the newest interrupted DPO run
     accelerate launch -m training.dpo ...         # several GPUs
     python -m training.dpo --help                 # every setting
@@ -27,6 +28,7 @@ from .config import DPORunConfig, parse_run_config
 from .modeling import (
     configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, trainer_kwargs, use_4bit,
 )
+from .preferences import resolve_feedback_data
 from .runs import CHECKPOINTS, start_run
 from .workflow import evaluate_at_end, finish_run, prepare_data
 
@@ -73,6 +75,7 @@ def run_dpo(cfg: DPORunConfig) -> Path:
     """Train, save and register a DPO adapter; returns its folder."""
     from trl import DPOConfig
 
+    feedback = resolve_feedback_data(cfg)  # before start_run: the saved settings name the exported file
     cfg, run_dir, checkpoint = start_run(cfg)
     started = time.time()
     base_path = resolve_base_model(cfg.base_model)
@@ -97,6 +100,8 @@ def run_dpo(cfg: DPORunConfig) -> Path:
     evaluate_at_end(trainer, evals)
     info.update(started_at=started, load_in_4bit=use_4bit(cfg), threads=threads, sft_adapter=sft_dir,
                 resumed_from=checkpoint.name if checkpoint else None)
+    if feedback:
+        info["feedback"] = feedback
     finish_run(trainer, cfg, run_dir, base_path, info, saver(trainer, sft_dir))
     return run_dir
 
