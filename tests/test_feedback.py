@@ -70,3 +70,21 @@ def test_handoff_keeps_the_masked_transcript(tmp_path):
     (row,) = store.handoffs()
     assert row["id"] == ticket and row["conversation_id"] == "c1"
     assert row["transcript"] == [{"role": "user", "content": "I'm [email], refund please"}]
+
+
+def test_a_v1_database_keeps_its_rows_and_gains_the_comparisons_table(tmp_path):
+    from assistant.feedback import MIGRATIONS
+
+    path = tmp_path / "fb.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version = 1; COMMIT;")
+    old.execute("INSERT INTO feedback (created_at, rating, question, answer) VALUES ('2026-01-01', -1, 'q', 'a')")
+    old.commit()
+    old.close()
+
+    store = FeedbackStore(path)
+    assert [(r["question"], r["rating"]) for r in store.feedback()] == [("q", -1)]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert store.count("comparisons") == 0
+    store.add_comparison(question="q", answer_a="a", answer_b="b", choice="a", adapter_a="latest")
+    assert store.comparisons()[0]["adapter_a"] == "latest"

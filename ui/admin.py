@@ -1,4 +1,4 @@
-"""The admin page: log in, upload documents and re-index, documents, served adapter, feedback.
+"""The admin page: log in, upload documents and re-index, documents, served adapter, feedback, compare adapters.
 
 The login is checked on the server and kept in per-tab server state; every admin action
 checks it again, so the hidden controls cannot be used without logging in.
@@ -102,6 +102,10 @@ def build_admin(service: ChatService, settings: UISettings) -> None:
             refresh = gr.Button("Refresh", size="sm")
             feedback = gr.Dataframe(headers=tasks.FEEDBACK_COLUMNS, label="Recent feedback", interactive=False,
                                     wrap=True)
+        with gr.Tab("Compare") as compare_tab:
+            from .admin_compare import build_compare  # here, not at the top: admin_compare uses `_require`
+
+            build_compare(service, logged_in, compare_tab)
 
     on, private = AdminHandlers(service, settings), {"api_visibility": "private"}
     outputs = [logged_in, login_status, login_box, panel, documents, served, adapter, feedback]
