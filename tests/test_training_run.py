@@ -15,7 +15,7 @@ from training.errors import DataValidationError
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(max_steps=2, batch_size=2, logging_steps=1, save_steps=1, max_length=256, lora_r=4, lora_alpha=8,
-            max_eval_examples=1, progress=False, device="cpu", load_in_4bit="false")
+            max_eval_examples=1, progress=False, device="cpu", load_in_4bit="false", promotion="always")
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,19 @@ class RunConfig:
     resume: bool = field(
         default=False, metadata={"help": "Continue an interrupted run (--run_name, or the newest unfinished one)."}
     )
-    set_latest: bool = field(default=True, metadata={"help": "Point the registry alias 'latest' at this run."})
+    promotion: str = field(
+        default="evaluate",
+        metadata={"help": "When the run becomes 'latest': 'evaluate' (only if not worse than the served adapter on "
+                          "--eval_questions; the first adapter always), 'always', or 'never' (alias 'candidate')."},
+    )
+    eval_kb: str = field(default="data/kb", metadata={"help": "Knowledge base of the promotion evaluation."})
+    eval_questions: str = field(
+        default="data/eval/questions.jsonl", metadata={"help": "Questions of the promotion evaluation."}
+    )
+    promotion_limit: int = field(default=40, metadata={"help": "Questions the promotion evaluation asks (0: all)."})
+    promotion_tolerance: float = field(
+        default=0.02, metadata={"help": "Largest drop of a main metric that still allows promotion."}
+    )
     merge: bool = field(default=False, metadata={"help": "Also write <run>/merged: the base with the adapter merged."})
     load_in_4bit: str = field(
         default="auto", metadata={"help": "4-bit NF4 base (QLoRA): 'auto' (on with a GPU), 'true' or 'false'."}
@@ -42,6 +54,11 @@ class RunConfig:
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    lora_layers: int = field(
+        default=0,
+        metadata={"help": "Adapt only the top N transformer layers (0: all). Backpropagation then stops there, "
+                          "so a CPU step is cheaper."},
+    )
     lora_target_modules: str = field(
         default="all-linear", metadata={"help": "Modules to adapt: 'all-linear' or a comma-separated list."}
     )
@@ -65,7 +82,7 @@ class RunConfig:
     )
     max_eval_examples: int = field(default=0, metadata={"help": "Evaluate on at most this many samples (0: all)."})
     threads: int = field(
-        default=0, metadata={"help": "CPU threads for torch (0: the idle cores, at least 1; a busy CPU thrashes)."}
+        default=0, metadata={"help": "CPU threads for torch (0: all cores; fewer when other heavy work shares the CPU)."}
     )
     seed: int = field(default=42, metadata={"help": "Random seed (data split, LoRA init, shuffling)."})
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
@@ -74,6 +91,8 @@ class RunConfig:
 
     def check(self) -> None:
         """Every cross-field rule, with messages that say how to fix the setting."""
+        if self.promotion not in ("evaluate", "always", "never"):
+            raise TrainingError(f"--promotion is {self.promotion!r}; use evaluate, always or never.")
         for name in ("load_in_4bit", "packing"):
             if getattr(self, name, "auto") not in ("auto", "true", "false"):
                 raise TrainingError(f"--{name} is {getattr(self, name)!r}; use auto, true or false.")

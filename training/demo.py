@@ -33,7 +33,8 @@ def main(argv=None) -> None:
         print(f"Demo adapter ready: {existing}")
         return
     print("No trained adapter yet: training the demo adapter (SFT, then DPO; about 15 minutes on a CPU).")
-    common = ["--adapters_dir", args.adapters_dir]
+    # The demo serves SFT+DPO as trained; `python -m training.promote` runs the evaluation gate on demand.
+    common = ["--adapters_dir", args.adapters_dir, "--promotion", "always"]
     run_sft(parse_run_config(SFTRunConfig, "configs/sft.yaml", common))
     run_dpo(parse_run_config(DPORunConfig, "configs/dpo.yaml", common))
 

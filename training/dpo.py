@@ -30,7 +30,7 @@ from .modeling import (
 )
 from .preferences import resolve_feedback_data
 from .runs import CHECKPOINTS, start_run
-from .workflow import evaluate_at_end, finish_run, prepare_data
+from .workflow import decide_promotion, evaluate_at_end, finish_run, prepare_data
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def run_dpo(cfg: DPORunConfig) -> Path:
     )
     trainer = rendered_dpo_trainer()(
         model=model, ref_model=None, args=args, train_dataset=train, eval_dataset=evals,
-        processing_class=tokenizer, peft_config=lora_config(cfg),
+        processing_class=tokenizer, peft_config=lora_config(cfg, model),
         callbacks=[deadline_callback(cfg.max_minutes)] if cfg.max_minutes else None,
     )
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -103,6 +103,8 @@ def run_dpo(cfg: DPORunConfig) -> Path:
     if feedback:
         info["feedback"] = feedback
     finish_run(trainer, cfg, run_dir, base_path, info, saver(trainer, sft_dir))
+    del trainer, model  # free the training copy before the promotion evaluation loads the adapter to serve it
+    decide_promotion(cfg, run_dir)
     return run_dir
 
 

@@ -90,7 +90,7 @@ def write_manifest(run_dir: Path, cfg: RunConfig, base_path: str, info: dict, lo
 
 
 def register(cfg: RunConfig, run_dir: Path, manifest: dict) -> None:
-    aliases = (f"latest-{cfg.stage}",) + (("latest",) if cfg.set_latest else ())
+    aliases = (f"latest-{cfg.stage}",) + (("latest",) if cfg.promotion == "always" else ())
     summary = {
         "stage": cfg.stage,
         "base_model": cfg.base_model,

@@ -23,7 +23,7 @@ from .modeling import (
     configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, trainer_kwargs, use_4bit,
 )
 from .runs import CHECKPOINTS, start_run
-from .workflow import evaluate_at_end, finish_run, prepare_data
+from .workflow import decide_promotion, evaluate_at_end, finish_run, prepare_data
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,15 @@ def run_sft(cfg: SFTRunConfig) -> Path:
     args = sft_settings(cfg, str(run_dir / CHECKPOINTS), evals is not None)
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=evals,
-        processing_class=tokenizer, peft_config=lora_config(cfg),
+        processing_class=tokenizer, peft_config=lora_config(cfg, model),
         callbacks=[deadline_callback(cfg.max_minutes)] if cfg.max_minutes else None,
     )
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     evaluate_at_end(trainer, evals)
     info.update(started_at=started, load_in_4bit=use_4bit(cfg), threads=threads, resumed_from=checkpoint.name if checkpoint else None)
     finish_run(trainer, cfg, run_dir, base_path, info, lambda folder: trainer.save_model(str(folder)))
+    del trainer, model  # free the training copy before the promotion evaluation loads the adapter to serve it
+    decide_promotion(cfg, run_dir)
     return run_dir
 
 

@@ -89,5 +89,22 @@ def finish_run(trainer, cfg: RunConfig, run_dir: Path, base_path: str, info: dic
     register(cfg, run_dir, manifest)
     drop_checkpoints(cfg, run_dir)
     log.info("Saved %s adapter to %s (registry: latest-%s%s)", cfg.stage.upper(), run_dir, cfg.stage,
-             ", latest" if cfg.set_latest else "")
+             ", latest" if cfg.promotion == "always" else "")
     return manifest
+
+
+def decide_promotion(cfg: RunConfig, run_dir: Path) -> dict | None:
+    """Make the run `latest` as `--promotion` says: after an evaluation against the served adapter, or never."""
+    from .promote import app_config, describe, promote, set_status
+
+    if cfg.promotion == "always":
+        return None
+    if cfg.promotion == "never":
+        record = {"promoted": False, "reasons": ["trained with --promotion never"]}
+        set_status(cfg.adapters_dir, run_dir.name, False, record)
+    else:
+        app = app_config(cfg.eval_kb, cfg.adapters_dir, base_model=cfg.base_model)
+        record = promote(run_dir.name, app, cfg.eval_questions, limit=cfg.promotion_limit,
+                         tolerance=cfg.promotion_tolerance, progress=cfg.progress)
+    log.info("%s", describe(run_dir.name, record))
+    return record
