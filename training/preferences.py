@@ -9,7 +9,7 @@ format plus `kind` and `source` (e.g. "feedback:12"), which training ignores:
 
 - `better_answer`: a thumbs-down answer and the better answer written for it (chosen).
 - `rated`: a thumbs-up (chosen) and a thumbs-down (rejected) answer to the same question,
-  compared case- and whitespace-insensitively. Each thumbs-down is paired with the most
+  compared ignoring case, spacing and punctuation. Each thumbs-down is paired with the most
   recent thumbs-up, in that answer's prompt: the chosen answer's [n] must point at the
   passages it was written from.
 - `compare`: picks in the admin Compare view: the picked answer over the other, or a
@@ -104,7 +104,8 @@ def clean(text: str | None) -> str:
 
 
 def same_question_key(question: str) -> str:
-    return " ".join(question.casefold().split())
+    """Questions that differ only in case, spacing or punctuation are the same question."""
+    return " ".join(re.sub(r"[^\w\s]", " ", question.casefold()).split())
 
 
 def rebuild_passages(rows: list[dict]) -> list[Passage]:
