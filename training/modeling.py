@@ -45,15 +45,32 @@ def load_base(cfg: RunConfig, path: str):
     return model
 
 
-def lora_config(cfg: RunConfig):
+def linear_module_names(model) -> list[str]:
+    """Names of the model's linear layers inside its transformer blocks (what peft's 'all-linear' means)."""
+    import torch
+
+    output = model.get_output_embeddings()
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and module is not output})
+
+
+def lora_config(cfg: RunConfig, model=None):
+    """The LoRA settings; with `lora_layers`, only the model's top layers are adapted."""
     from peft import LoraConfig
 
     targets = cfg.lora_target_modules
+    layers = None
+    if cfg.lora_layers and model is not None:
+        total = model.config.num_hidden_layers
+        layers = list(range(max(0, total - cfg.lora_layers), total))
+        if targets == "all-linear":  # peft takes a layer list only with named modules
+            targets = ",".join(linear_module_names(model))
     return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
     )
 
@@ -95,13 +112,14 @@ def trainer_kwargs(cfg: RunConfig, output_dir: str, has_eval: bool) -> dict:
 
 
 def configure_threads(cfg: RunConfig) -> int:
-    """Use the idle cores only: torch's threads spin-wait, so sharing busy cores slows training several-fold."""
+    """All cores unless `--threads` says otherwise (set it when other heavy work shares the machine:
+    torch's threads spin-wait, so sharing busy cores slows training several-fold)."""
     import os
 
     import torch
 
-    cores = os.cpu_count() or 1
-    threads = cfg.threads or max(1, min(cores, round(cores - os.getloadavg()[0])))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = cfg.threads or cores
     torch.set_num_threads(threads)
     return threads
 
