@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from retrieval.hybrid import reciprocal_rank_fusion
 from retrieval.search import Passage, Searcher, format_passages
 from retrieval.tool import TOOL_NAME, make_search_tool, tool_schema
 
@@ -25,6 +26,7 @@ from .conversation import trim_history, validate
 from .prompts import system_prompt
 from .safety import redact_passages
 
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
 REFUSAL_RE = re.compile(r"\b(don't|do not|can't|cannot) (know|find|answer|see)\b", re.IGNORECASE)
 
 
@@ -90,9 +92,13 @@ class Assistant:
         """Pick up a re-indexed collection (after the admin page or `retrieval.index` ran)."""
         self.searcher.refresh()
 
-    def _search(self, query: str, first_number: int) -> list[Passage]:
-        found = self.searcher.search(query, self.cfg.retrieval.top_k)
-        renumbered = [dataclasses.replace(p, number=first_number + i) for i, p in enumerate(found)]
+    def _search(self, queries: list[str], first_number: int) -> list[Passage]:
+        """Search with each query, fuse the rankings, keep `top_k` and number them from `first_number`."""
+        k = self.cfg.retrieval.top_k
+        results = [self.searcher.search(query, k) for query in dict.fromkeys(queries)]
+        by_id = {p.chunk_id: p for found in results for p in found}
+        order = reciprocal_rank_fusion([[p.chunk_id for p in found] for found in results], RRF_K)[:k]
+        renumbered = [dataclasses.replace(by_id[c], number=first_number + i) for i, c in enumerate(order)]
         return redact_passages(renumbered)
 
     def stream(self, messages: list[dict]) -> Iterator[Event]:
@@ -106,7 +112,7 @@ class Assistant:
         history = trim_history([m for m in messages if m["role"] != "system"], budget, self.generator.count_tokens)
         conversation = [{"role": "system", "content": system_prompt(chat)}, *history]
         passages: list[Passage] = []
-        usage = {"tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
+        usage = {"search_turns": 0, "tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
         timings = {"search_s": 0.0}
         searched: set[str] = set()
         for round_ in range(chat.max_tool_rounds + 1):
@@ -123,7 +129,9 @@ class Assistant:
             call = tool_call_message(TOOL_NAME, {"query": query}, f"call_{round_}")
             yield Event("tool_call", call["tool_calls"][0]["function"])
             started_search = time.perf_counter()
-            found = self._search(query, len(passages) + 1)
+            # The first search of a question also uses the customer's own words: a small model's query
+            # can drop what matters, and fusing both rankings keeps what either finds.
+            found = self._search([question, query] if round_ == 0 else [query], len(passages) + 1)
             timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)
@@ -160,6 +168,7 @@ class Assistant:
     @staticmethod
     def _query(text: str, question: str, usage: dict) -> str:
         """The model's search query, or the customer's own words when the call is missing or malformed."""
+        usage["search_turns"] += 1
         usage["tool_calls"] += int(is_tool_call(text))
         for call in parse_tool_calls(text) if is_tool_call(text) else []:
             query = call["arguments"].get("query")

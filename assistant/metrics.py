@@ -9,6 +9,8 @@ works for any knowledge base and any backend:
   the gold answer's content words that the question does not already contain;
 - a passage *supports* a question when it comes from `support_doc` or contains `support_text`;
   retrieval recall@5 asks whether one of the first five passages the assistant retrieved does;
+- tool-call validity: the share of search turns (the first turn of every question, and any
+  later turn that opens a tool call) in which the model wrote a well-formed search call;
 - refusal: the assistant's own judgement (`Answer.refused`), or a handoff.
 """
 
@@ -113,6 +115,7 @@ def score_answer(question: dict, answer, raw_text: str) -> dict:
         "refused": bool(answer.refused or answer.handoff),
         "offers_person": bool(answer.handoff or PERSON_RE.search(answer.text)),
         "searches": usage.get("searches", 0),
+        "search_turns": usage.get("search_turns", 0),
         "valid_tool_calls": usage.get("valid_tool_calls", 0),
         "completion_tokens": usage.get("completion_tokens", 0),
         "latency_s": timings.get("total_s", 0.0),
@@ -150,7 +153,7 @@ def summarize(rows: list[dict]) -> dict:
     answerable = [r for r in done if r["answerable"]]
     unanswerable = [r for r in done if not r["answerable"]]
     citations = sum(len(r["citations"]) for r in answerable)
-    searches = sum(r["searches"] for r in done)
+    search_turns = sum(r["search_turns"] for r in done)
     latencies = [r["latency_s"] for r in done]
     generation_s = sum(r["generation_s"] for r in done)
     return {
@@ -161,7 +164,7 @@ def summarize(rows: list[dict]) -> dict:
         "recall@5": _mean([r["recall_hit"] for r in answerable]),
         "token_f1": _mean([r["token_f1"] for r in answerable]),
         "key_content": _mean([r["key_content"] for r in answerable]),
-        "tool_call_validity": sum(r["valid_tool_calls"] for r in done) / searches if searches else None,
+        "tool_call_validity": sum(r["valid_tool_calls"] for r in done) / search_turns if search_turns else None,
         "citation_rate": _mean([r["cited"] for r in answerable]),
         "model_citation_rate": _mean([r["model_cited"] for r in answerable]),
         "citation_precision": sum(r["supported_citations"] for r in answerable) / citations if citations else None,

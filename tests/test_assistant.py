@@ -136,6 +136,19 @@ def test_a_repeated_search_makes_the_model_answer_instead(searcher, app_config):
     assert [e.type for e in events].count("tool_call") == 1
     assert scripted.allowed == [True, True, False]
     assert answer.text == "It shows Partially shipped [1]." and answer.grounded
+    assert answer.usage["search_turns"] == 2 and answer.usage["valid_tool_calls"] == 2
+
+
+def test_the_first_search_also_uses_the_customers_words(searcher, app_config):
+    scripted = Scripted(call("warranty length for headphones"), "Refunds take 5 to 10 business days [1].")
+    bot = Assistant(scripted, searcher, app_config)
+    events, answer = ask(bot, "how long does my refund take to reach my bank after a return")
+    assert events[0].data["arguments"]["query"] == "warranty length for headphones"
+    sources = [p.source for p in next(e.data for e in events if e.type == "tool_result")]
+    plain = [p.source for p in searcher.search("how long does my refund take to reach my bank after a return",
+                                               app_config.retrieval.top_k)]
+    assert plain[0] in sources, "the best passage for the customer's own words is kept"
+    assert len(sources) <= app_config.retrieval.top_k
 
 
 def test_tool_calls_can_be_ruled_out_for_the_local_model(generator):

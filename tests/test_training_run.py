@@ -64,10 +64,22 @@ def test_the_assistant_loads_the_latest_adapter_by_name(trained):
     from assistant.config import ModelConfig
     from assistant.models import load_chat_model
 
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from assistant.models import resolve_base_model
+
     adapters, _, dpo = trained
     model, tokenizer, adapter = load_chat_model(ModelConfig(adapter="latest", adapters_dir=str(adapters), device="cpu"))
     assert adapter == str(dpo)
-    assert model.peft_config["default"].r == 8
+    ids = tokenizer("Where is my order?", return_tensors="pt").input_ids
+    base = AutoModelForCausalLM.from_pretrained(resolve_base_model(ModelConfig().base_model))
+    with torch.no_grad():
+        served, plain = model(input_ids=ids).logits, base(input_ids=ids).logits
+        unmerged = PeftModel.from_pretrained(base, str(dpo))(input_ids=ids).logits
+    assert torch.allclose(served, unmerged, atol=1e-4), "the merged adapter must serve what the adapter computes"
+    assert not torch.allclose(served, plain, atol=1e-6), "the adapter changed nothing"
 
 
 def test_bad_data_stops_before_the_model_loads(tmp_path, monkeypatch):

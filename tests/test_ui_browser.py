@@ -51,8 +51,10 @@ def live_app(generator, searcher, app_config, tmp_path_factory):
     from assistant.assistant import Assistant
     from assistant.feedback import FeedbackStore
 
-    cfg = dataclasses.replace(app_config, chat=dataclasses.replace(app_config.chat, max_new_tokens=32))
-    store = FeedbackStore(tmp_path_factory.mktemp("browser") / "feedback.sqlite3")
+    folder = tmp_path_factory.mktemp("browser")
+    cfg = dataclasses.replace(app_config, chat=dataclasses.replace(app_config.chat, max_new_tokens=32),
+                              model=dataclasses.replace(app_config.model, adapters_dir=str(folder / "adapters")))
+    store = FeedbackStore(folder / "feedback.sqlite3")
     settings = UISettings(admin_user="staff", admin_password="correct horse")
     app = build_app(Assistant(generator, searcher, cfg), feedback=store, settings=settings)
     app.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
@@ -113,14 +115,35 @@ def test_talk_to_a_person_shows_the_handoff(page, live_app):
     assert live_app.service.store.count("handoffs") >= 1
 
 
-def test_admin_needs_the_configured_login(page):
+def log_in(page, password="correct horse"):
     page.get_by_role("tab", name="Admin").click()
     page.locator("#admin-user :is(input, textarea)").fill("staff")
-    page.locator("#admin-password :is(input, textarea)").fill("wrong")
+    page.locator("#admin-password :is(input, textarea)").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def test_admin_needs_the_configured_login(page):
+    log_in(page, "wrong")
     page.wait_for_selector("text=Wrong user or password.")
     assert not page.get_by_text("Add to knowledge base").is_visible()
     page.locator("#admin-password :is(input, textarea)").fill("correct horse")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_selector("text=Add to knowledge base", timeout=60_000)
     page.wait_for_function("document.body.innerText.includes('account/create-an-account.md')", timeout=60_000)
+
+
+def test_staff_compare_two_answers_and_save_a_written_one(page, live_app):
+    log_in(page)
+    page.wait_for_selector("text=Add to knowledge base", timeout=60_000)
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-question textarea").fill("How long does a refund take?")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function(f"{text_of('#compare-b')}.includes('B:')", timeout=ANSWER_TIMEOUT_MS)
+    assert "A: (base model)" in page.locator("#compare-a").inner_text()
+    page.locator("#compare-better textarea").fill("Refunds reach you 5-10 business days after we get the return [1].")
+    page.get_by_role("button", name="Save written answer").click()
+    page.wait_for_function(f"{text_of('#compare-status')}.includes('Saved comparison')", timeout=30_000)
+    row = live_app.service.store.comparisons()[-1]
+    assert row["choice"] == "written" and row["question"] == "How long does a refund take?"
+    assert row["better_answer"].startswith("Refunds reach you") and row["passages"]
+    assert row["answer_a"] and row["answer_b"]
