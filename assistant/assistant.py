@@ -93,11 +93,13 @@ class Assistant:
         self.searcher.refresh()
 
     def _search(self, queries: list[str], first_number: int) -> list[Passage]:
-        """Search with each query, fuse the rankings, keep `top_k` and number them from `first_number`."""
+        """Search with each query, fuse the rankings, keep as many as one search gives (`top_k`, or more when a
+        searcher returns more), and number them from `first_number`."""
         k = self.cfg.retrieval.top_k
         results = [self.searcher.search(query, k) for query in dict.fromkeys(queries)]
         by_id = {p.chunk_id: p for found in results for p in found}
-        order = reciprocal_rank_fusion([[p.chunk_id for p in found] for found in results], RRF_K)[:k]
+        keep = max([k, *map(len, results)])
+        order = reciprocal_rank_fusion([[p.chunk_id for p in found] for found in results], RRF_K)[:keep]
         renumbered = [dataclasses.replace(by_id[c], number=first_number + i) for i, c in enumerate(order)]
         return redact_passages(renumbered)
 
