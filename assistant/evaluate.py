@@ -64,10 +64,8 @@ def adapter_identity(cfg: AppConfig) -> str:
     folder = resolve_adapter(cfg.model.adapter, cfg.model.adapters_dir)
     if not folder:
         return ""
-    manifest = Path(folder, "manifest.json")
-    stamp = json.loads(manifest.read_text()).get("finished", "") if manifest.exists() else ""
-    if not stamp:
-        stamp = str(Path(folder, "adapter_model.safetensors").stat().st_mtime) if Path(folder, "adapter_model.safetensors").exists() else ""
+    weights = Path(folder, "adapter_model.safetensors")
+    stamp = weights.stat().st_mtime if weights.exists() else ""
     return f"{Path(folder).resolve()}@{stamp}"
 
 
@@ -89,6 +87,9 @@ class RowCache:
         self.path = path
         if fresh:
             path.unlink(missing_ok=True)
+        if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            with path.open("a", encoding="utf-8") as handle:  # end a line torn by a kill, once
+                handle.write("\n")
 
     def rows(self, key: str) -> dict[tuple[str, str], dict]:
         found = {}
@@ -105,10 +106,9 @@ class RowCache:
 
     def append(self, key: str, qid: str, row: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        torn = self.path.exists() and self.path.stat().st_size and not self.path.read_bytes().endswith(b"\n")
         with self.path.open("a", encoding="utf-8") as handle:
             entry = {"key": key, "qid": qid, "question": row["question"], "row": row}
-            handle.write(("\n" if torn else "") + json.dumps(entry, ensure_ascii=False) + "\n")
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
