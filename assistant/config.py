@@ -36,6 +36,11 @@ class ModelConfig:
         default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the server's API key, if any."}
     )
     request_timeout: float = field(default=60.0, metadata={"help": "Seconds to wait for the server per request."})
+    prompt_lookup_tokens: int = field(
+        default=10,
+        metadata={"help": "Local backend: tokens drafted per step by copying from the prompt (prompt lookup "
+                          "decoding; answers quote their passages). Greedy output is unchanged; 0 turns it off."},
+    )
 
 
 @dataclass

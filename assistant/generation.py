@@ -32,14 +32,15 @@ class LocalGenerator:
 
     backend = "local"
 
-    def __init__(self, model, tokenizer, adapter: str | None = None, name: str = ""):
+    def __init__(self, model, tokenizer, adapter: str | None = None, name: str = "", prompt_lookup_tokens: int = 0):
         self.model, self.tokenizer, self.adapter, self.name = model, tokenizer, adapter, name
+        self.prompt_lookup_tokens = prompt_lookup_tokens
         self._lock = threading.Lock()  # one generation at a time per model
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> "LocalGenerator":
         model, tokenizer, adapter = load_chat_model(cfg)
-        return cls(model, tokenizer, adapter, cfg.base_model)
+        return cls(model, tokenizer, adapter, cfg.base_model, cfg.prompt_lookup_tokens)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -76,6 +77,9 @@ class LocalGenerator:
         )
         if not allow_tool_calls:
             kwargs.update(self._tool_call_ban())
+        if self.prompt_lookup_tokens > 0:
+            # Drafts copied from the prompt are checked in one forward pass: the same greedy text, fewer passes.
+            kwargs["prompt_lookup_num_tokens"] = self.prompt_lookup_tokens
         cancelled = threading.Event()  # set when the caller stops reading (e.g. a client disconnects)
         kwargs["stopping_criteria"] = StoppingCriteriaList(
             [_StopWhen(lambda: cancelled.is_set() or (should_stop is not None and should_stop()))]

@@ -17,6 +17,22 @@ def test_bundled_model_generates_offline(generator):
     assert text.strip(), "the bundled model produced no text"
 
 
+def test_prompt_lookup_decoding_keeps_the_greedy_text(generator, searcher):
+    from assistant.generation import LocalGenerator
+    from retrieval.search import format_passages
+
+    question = "How long do refunds take to reach my card?"
+    messages = [{"role": "user", "content": f"{question}\n\n{format_passages(searcher.search(question, 4))}"}]
+    prompt = generator.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    plain = LocalGenerator(generator.model, generator.tokenizer, prompt_lookup_tokens=0)
+    drafted = LocalGenerator(generator.model, generator.tokenizer, prompt_lookup_tokens=10)
+    expected = "".join(plain.stream(prompt, max_new_tokens=40))
+    assert expected.strip()
+    assert "".join(drafted.stream(prompt, max_new_tokens=40)) == expected
+    assert "".join(drafted.stream(prompt, max_new_tokens=40, allow_tool_calls=False)) == "".join(
+        plain.stream(prompt, max_new_tokens=40, allow_tool_calls=False))
+
+
 def test_bundled_model_is_cached_as_plain_safetensors(generator):
     folder = Path(models.resolve_base_model(ModelConfig().base_model))
     assert list(folder.glob("*.safetensors"))
