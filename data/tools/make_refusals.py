@@ -7,11 +7,11 @@ runs the real search for each one (`retrieval.search.Searcher` over data/kb, k=4
 min_score=0.0, the same settings as the other training files, so every search returns
 four related passages that don't answer: realistic hard negatives) and writes:
 
-- data/sft/refusals.jsonl: one dialogue per line, user -> search_knowledge_base call ->
+- data/refusals/sft.jsonl: one dialogue per line, user -> search_knowledge_base call ->
   tool result (`format_passages`) -> a decline that offers a person from the support
   team. FOLLOW_UPS are two-turn dialogues: an answerable question with a short cited
   answer written from its passage, then an unanswerable follow-up and its decline.
-- data/dpo/refusals.jsonl: pairs of kind "unanswerable" for other questions: prompt =
+- data/refusals/dpo.jsonl: pairs of kind "unanswerable" for other questions: prompt =
   question, search call and tool result; chosen = the decline; rejected = a confident
   invented answer that cites a passage.
 
@@ -40,8 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KB_DIR = ROOT / "data" / "kb"
 EVAL_FILE = ROOT / "data" / "eval" / "questions.jsonl"
-SFT_OUT = ROOT / "data" / "sft" / "refusals.jsonl"
-DPO_OUT = ROOT / "data" / "dpo" / "refusals.jsonl"
+SFT_OUT = ROOT / "data" / "refusals" / "sft.jsonl"
+DPO_OUT = ROOT / "data" / "refusals" / "dpo.jsonl"
 K = 4
 SEED = 20240611
 
