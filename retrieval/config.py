@@ -35,8 +35,18 @@ class RetrievalConfig:
     )
     top_k: int = field(default=5, metadata={"help": "Passages returned per search."})
     min_score: float = field(
-        default=0.35, metadata={"help": "Relevance floor (cosine similarity); below it a passage is no evidence."}
+        default=0.35,
+        metadata={"help": "Relevance floor (cosine similarity): when no passage reaches it, the search finds no evidence."},
     )
+    min_passage_score: float = field(
+        default=0.2, metadata={"help": "Once the floor is met, weaker passages below this cosine are still left out."}
+    )
+    doc_weight: float = field(
+        default=0.6,
+        metadata={"help": "Weight of the whole article's similarity (mean of its chunk vectors) added to each chunk's "
+                  "cosine when ranking dense results; 0 = chunks alone."},
+    )
+    max_per_doc: int = field(default=2, metadata={"help": "Most passages one article may contribute to a result."})
     chunk_size: int = field(default=900, metadata={"help": "Maximum characters per chunk."})
     chunk_overlap: int = field(default=120, metadata={"help": "Characters shared by neighbouring chunks."})
     hybrid: bool = field(

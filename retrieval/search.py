@@ -38,6 +38,11 @@ class Passage:
 class Searcher:
     """Hybrid search over the Chroma collection: dense + BM25 fused by rank, with a relevance floor.
 
+    Dense candidates come from Chroma and are ranked by their own cosine plus `doc_weight`
+    times their article's (the mean of its chunk vectors), so a passage from the article
+    about the asked-for product beats a near-copy from its sibling. A result holds at most
+    `max_per_doc` passages per article, which leaves room for the other candidate articles.
+
     The whole collection (texts, metadata, vectors) is read once and kept in memory for the
     keyword index and exact cosine scores; it is re-read after an indexing run in this
     process, when the collection's size changes, or after `refresh()`.
@@ -62,20 +67,24 @@ class Searcher:
             rows = read_all(self.collection, ["documents", "metadatas", "embeddings"])
             metas = [m or {} for m in rows["metadatas"]]
             texts = [embedding_text(m.get("title", ""), m.get("section", ""), d or "") for m, d in zip(metas, rows["documents"])]
+            vectors = np.asarray(rows["embeddings"], dtype=np.float32).reshape(len(rows["ids"]), -1)
+            doc_of, doc_vectors = article_vectors([m.get("doc_id", "") for m in metas], vectors)
             self._rows = {
                 "stamp": stamp,
                 "ids": rows["ids"],
                 "row_of": {chunk_id: i for i, chunk_id in enumerate(rows["ids"])},
                 "documents": rows["documents"],
                 "metadatas": metas,
-                "vectors": np.asarray(rows["embeddings"], dtype=np.float32).reshape(len(rows["ids"]), -1),
+                "vectors": vectors,
+                "doc_of": doc_of,
+                "doc_vectors": doc_vectors,
                 "keywords": KeywordIndex(texts) if self.cfg.hybrid else None,
                 "shingles": {},
             }
         return self._rows
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """Passages scoring at least `min_score` (cosine), best first, numbered from 1."""
+        """The best passages, numbered from 1; none when not one reaches `min_score` (cosine)."""
         k = k or self.cfg.top_k
         count = self.count() if query.strip() else 0
         if count == 0:
@@ -84,15 +93,27 @@ class Searcher:
         vector = embed_query(self.cfg.embedding_model, query)
         n = min(max(self.cfg.candidates, k), count)
         dense = self.collection.query(query_embeddings=[vector], n_results=n, include=[])
-        rankings = [[rows["row_of"][i] for i in dense["ids"][0] if i in rows["row_of"]]]
+        candidates = np.asarray([rows["row_of"][i] for i in dense["ids"][0] if i in rows["row_of"]], dtype=np.int64)
+        rankings = [self._rank_dense(candidates, vector, rows)]
         if rows["keywords"] is not None:
             rankings.append(rows["keywords"].top(query, n))
         order = reciprocal_rank_fusion(rankings, self.cfg.rrf_k)
         cosine = rows["vectors"][order] @ vector if order else np.zeros(0)
-        kept = [(row, float(score)) for row, score in zip(order, cosine) if score >= self.cfg.min_score]
+        if not len(cosine) or cosine.max() < self.cfg.min_score:
+            return []
+        kept = [(row, float(score)) for row, score in zip(order, cosine) if score >= self.cfg.min_passage_score]
         if self.cfg.reranker and kept:
             kept = self._rerank(query, kept, rows)
         return self._collapse(kept, rows, k)
+
+    def _rank_dense(self, candidates: np.ndarray, vector: np.ndarray, rows: dict) -> list[int]:
+        """Chroma's candidates ordered by chunk cosine plus `doc_weight` x article cosine."""
+        if not len(candidates):
+            return []
+        score = rows["vectors"][candidates] @ vector
+        if self.cfg.doc_weight:
+            score = score + self.cfg.doc_weight * (rows["doc_vectors"][rows["doc_of"][candidates]] @ vector)
+        return [int(row) for row in candidates[np.argsort(-score, kind="stable")]]
 
     def _rerank(self, query: str, kept: list[tuple[int, float]], rows: dict) -> list[tuple[int, float]]:
         """Reorder the floor-passing candidates with the configured cross-encoder (scores unchanged)."""
@@ -104,15 +125,20 @@ class Searcher:
         return [item for item, _ in ranked]
 
     def _collapse(self, kept: list[tuple[int, float]], rows: dict, k: int) -> list[Passage]:
-        """The first `k` candidates that are not near-copies of one already taken."""
-        passages, taken = [], []
+        """The first `k` candidates that are not near-copies of one already taken, at most
+        `max_per_doc` from one article."""
+        passages, taken, per_doc = [], [], {}
         for row, score in kept:
+            doc = rows["doc_of"][row]
+            if per_doc.get(doc, 0) >= self.cfg.max_per_doc:
+                continue
             sh = rows["shingles"].get(row)
             if sh is None:
                 sh = rows["shingles"][row] = shingles(rows["documents"][row] or "")
             if any(is_near_duplicate(sh, other, self.cfg.dedup_threshold) for other in taken):
                 continue
             taken.append(sh)
+            per_doc[doc] = per_doc.get(doc, 0) + 1
             meta = rows["metadatas"][row]
             passages.append(
                 Passage(
@@ -129,6 +155,16 @@ class Searcher:
             if len(passages) == k:
                 break
         return passages
+
+
+def article_vectors(doc_ids: list[str], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's article number, and each article's unit-length mean chunk vector."""
+    names = {doc: i for i, doc in enumerate(dict.fromkeys(doc_ids))}
+    doc_of = np.asarray([names[doc] for doc in doc_ids], dtype=np.int64)
+    sums = np.zeros((len(names), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
+    np.add.at(sums, doc_of, vectors)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return doc_of, sums / np.where(norms == 0, 1, norms)
 
 
 def load_reranker(name: str):

@@ -10,22 +10,29 @@ def test_search_finds_the_right_document(searcher):
     assert passages, "no passage cleared the relevance floor"
     assert passages[0].source == "shipping/tracking-your-parcel.md", [p.source for p in passages]
     assert [p.number for p in passages] == list(range(1, len(passages) + 1))
-    assert all(p.title and p.section and p.chunk_id and p.score >= searcher.cfg.min_score for p in passages)
+    assert all(p.title and p.section and p.chunk_id for p in passages)
+    assert max(p.score for p in passages) >= searcher.cfg.min_score
+    assert all(p.score >= searcher.cfg.min_passage_score for p in passages)
 
 
-def test_answer_deep_in_a_document_is_found_with_its_section(searcher):
-    passages = searcher.search("is the dome ok to take on a plane in my hand luggage?", k=3)
-    found = [(p.source, p.section) for p in passages]
-    assert ("products/dome-battery-and-charging.md", "Air travel") in found, found
+def test_one_article_gives_at_most_max_per_doc_passages(retrieval_cfg):
+    """A question one long article answers from many chunks still leaves room for other articles."""
+    query = "how do I reset my pods sport"
+    capped = Searcher(retrieval_cfg).search(query, k=5)
+    sources = [p.source for p in capped]
+    assert max(sources.count(s) for s in sources) <= retrieval_cfg.max_per_doc, sources
+    uncapped = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "max_per_doc": 99})).search(query, k=5)
+    assert len(set(sources)) > len({p.source for p in uncapped}), ([p.source for p in uncapped], sources)
 
 
-def test_keyword_half_finds_exact_terms(retrieval_cfg):
-    """A rare exact term (a codec name) that the embedding model does not know: BM25 brings it first."""
-    query = "which headphones support LDAC"
-    hybrid = Searcher(retrieval_cfg).search(query, k=5)
-    assert hybrid and hybrid[0].source == "products/arc-vs-arc-lite.md", [p.source for p in hybrid]
-    dense = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "hybrid": False})).search(query, k=5)
-    assert dense[0].source != "products/arc-vs-arc-lite.md"
+def test_article_similarity_decides_between_close_articles(retrieval_cfg):
+    """The Care+ number sits in a contact table that reads like the general support page; the
+    article's overall similarity, not that one chunk's, says which article is meant."""
+    query = "what's the phone number for care plus priority support"
+    with_article = Searcher(retrieval_cfg).search(query, k=2)
+    chunks_only = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "doc_weight": 0.0})).search(query, k=2)
+    assert with_article[0].source == "warranty/kestrel-care-plus.md", [p.source for p in with_article]
+    assert chunks_only[0].source == "orders/contact-customer-support.md", [p.source for p in chunks_only]
 
 
 def test_off_topic_question_finds_no_evidence(searcher):
@@ -36,7 +43,7 @@ def test_off_topic_question_finds_no_evidence(searcher):
 def test_dense_only_mode_keeps_the_floor(retrieval_cfg):
     cfg = RetrievalConfig(**{**retrieval_cfg.__dict__, "hybrid": False})
     passages = Searcher(cfg).search("how can I see where my parcel is", k=3)
-    assert passages and all(p.score >= cfg.min_score for p in passages)
+    assert passages and passages[0].score >= cfg.min_score
 
 
 def test_tool_schema_and_result(searcher):
