@@ -20,6 +20,12 @@ support_text sits in the third or a later ##/### section of its article, or star
 1,200 characters into the file, and at least 50 rows are about an article with a near-duplicate
 sibling (SIBLINGS below).
 
+guides.jsonl must keep the properties it was written for (see data/eval/README.md): every row is
+answerable, its support_doc is a long user guide under data/kb/guides/, its support_text starts at
+least 3,000 characters into the guide and occurs in no other article. The guides with a
+near-duplicate sibling (Arc / Arc Lite, Pods 2 / Pods Sport, Dome / Dome Max) are in SIBLINGS
+too, and the summary counts the rows about them.
+
 Prints every problem found and exits with status 1 if there are any; otherwise prints a short
 summary and exits with status 0.
 """
@@ -41,6 +47,8 @@ OVERLAP = 0.8
 DEEP_CHARS = 1200
 DEEP_SECTION = 3
 MIN_SIBLING_ROWS = 50
+GUIDES_DIR = "guides/"
+GUIDE_DEEP_CHARS = 3000
 
 # Articles with a near-duplicate sibling: a matching section that gives a different value.
 SIBLINGS = {
@@ -51,6 +59,9 @@ SIBLINGS = {
     "shipping/shipping-to-uk-and-eu.md": "shipping/shipping-to-us-and-canada.md",
     "warranty/standard-warranty.md": "warranty/kestrel-care-plus.md",
     "products/arc-vs-arc-lite.md": "products/pods-2-vs-pods-sport.md",
+    "guides/arc-user-guide.md": "guides/arc-lite-user-guide.md",
+    "guides/pods-2-user-guide.md": "guides/pods-sport-user-guide.md",
+    "guides/dome-user-guide.md": "guides/dome-max-user-guide.md",
 }
 SIBLINGS.update({b: a for a, b in list(SIBLINGS.items())})
 
@@ -157,6 +168,34 @@ def check_hard(rows: list[tuple[str, dict]], problems: list[str]) -> tuple[int, 
     return deep, sibling
 
 
+def check_guides(rows: list[tuple[str, dict]], problems: list[str]) -> tuple[int, int]:
+    deep = sibling = 0
+    articles = {str(path.relative_to(KB_DIR)): path.read_text(encoding="utf-8")
+                for path in sorted(KB_DIR.rglob("*.md"))}
+    for where, row in rows:
+        doc, text = row.get("support_doc"), row.get("support_text")
+        if not row.get("answerable") or not isinstance(doc, str) or doc not in articles:
+            problems.append(f"{where}: every guides.jsonl row must be answerable with a support_doc")
+            continue
+        if not doc.startswith(GUIDES_DIR):
+            problems.append(f"{where}: support_doc {doc} is not a user guide under data/kb/{GUIDES_DIR}")
+            continue
+        offset = articles[doc].find(text) if isinstance(text, str) else -1
+        if offset < 0:
+            continue  # already reported by check_row
+        if offset >= GUIDE_DEEP_CHARS:
+            deep += 1
+        else:
+            problems.append(f"{where}: support_text starts at character {offset} of {doc}; "
+                            f"guides.jsonl needs character {GUIDE_DEEP_CHARS}+")
+        elsewhere = [other for other, body in articles.items() if other != doc and text in body]
+        if elsewhere:
+            problems.append(f"{where}: support_text also occurs in {', '.join(elsewhere)}")
+        if doc in SIBLINGS:
+            sibling += 1
+    return deep, sibling
+
+
 def main(argv: list[str]) -> int:
     problems: list[str] = []
     all_files = sorted(EVAL_DIR.glob("*.jsonl"))
@@ -203,6 +242,10 @@ def main(argv: list[str]) -> int:
         if path.name == "hard.jsonl":
             deep, sibling = check_hard(rows, problems)
             line += f", {deep} deep, {sibling} about an article with a near-duplicate sibling"
+        elif path.name == "guides.jsonl":
+            deep, sibling = check_guides(rows, problems)
+            line += (f", {deep} starting {GUIDE_DEEP_CHARS:,}+ characters into a user guide, "
+                     f"{sibling} about a guide with a near-duplicate sibling")
         summary.append(line)
 
     for line in summary:
