@@ -1,10 +1,11 @@
 """Retrieval: the plain-LangChain baseline and ours, side by side in one run.
 
-    python -m benchmarks.retrieval [--kb data/kb] [--questions data/eval/questions.jsonl data/eval/hard.jsonl] [--chunks 10000]
+    python -m benchmarks.retrieval [--kb data/kb] [--questions data/eval/*.jsonl] [--chunks 10000]
 
 Baseline: RecursiveCharacterTextSplitter(1000, 200) + Chroma + the same embeddings +
 similarity_search(k=5). Ours: heading-aware chunks, incremental indexing, hybrid search
-with a relevance floor. Both use the same already-loaded model, so model loading is not
+ranked with each article's similarity, at most two passages per article, and a relevance
+floor. Both use the same already-loaded model, so model loading is not
 timed. Query latency is measured on a 10,000-chunk collection made from the real chunks:
 each copy keeps the text and gets its vector jittered and re-normalised, which costs the
 same to search as distinct articles (the embedding model is not run 10,000 times).
@@ -83,7 +84,7 @@ def latencies(fn, queries: list[str]) -> np.ndarray:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", default="data/kb")
-    parser.add_argument("--questions", nargs="+", default=["data/eval/questions.jsonl", "data/eval/hard.jsonl"],
+    parser.add_argument("--questions", nargs="+", default=sorted(str(p) for p in Path("data/eval").glob("*.jsonl")),
                         help="Question files, scored one by one and together.")
     parser.add_argument("--chunks", type=int, default=10_000, help="Collection size for the latency test.")
     parser.add_argument("--latency_queries", type=int, default=100, help="Questions timed in the latency test.")

@@ -35,6 +35,23 @@ def test_article_similarity_decides_between_close_articles(retrieval_cfg):
     assert chunks_only[0].source == "orders/contact-customer-support.md", [p.source for p in chunks_only]
 
 
+def test_answer_deep_in_a_document_is_found_with_its_section(searcher):
+    passages = searcher.search("is the dome ok to take on a plane in my hand luggage?", k=3)
+    found = [(p.source, p.section) for p in passages]
+    dome_travel = {("products/dome-battery-and-charging.md", "Air travel"), ("guides/dome-user-guide.md", "Carrying and travel")}
+    assert dome_travel & set(found), found
+
+
+def test_keyword_half_finds_exact_terms(retrieval_cfg):
+    """A rare exact term (a payment error code) that the embedding model does not know: BM25
+    brings the passage holding it first."""
+    query, term = "payment failed with P03", "P03"
+    hybrid = Searcher(retrieval_cfg).search(query, k=5)
+    assert hybrid and term in hybrid[0].text, [p.text[:80] for p in hybrid]
+    dense = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "hybrid": False})).search(query, k=5)
+    assert term not in dense[0].text, dense[0].text
+
+
 def test_off_topic_question_finds_no_evidence(searcher):
     assert searcher.search("What is the boiling point of mercury in kelvin?") == []
     assert searcher.search("   ") == []
