@@ -161,7 +161,7 @@ def article_vectors(doc_ids: list[str], vectors: np.ndarray) -> tuple[np.ndarray
     """Each row's article number, and each article's unit-length mean chunk vector."""
     names = {doc: i for i, doc in enumerate(dict.fromkeys(doc_ids))}
     doc_of = np.asarray([names[doc] for doc in doc_ids], dtype=np.int64)
-    sums = np.zeros((len(names), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
+    sums = np.zeros((len(names), vectors.shape[1]), dtype=np.float32)
     np.add.at(sums, doc_of, vectors)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     return doc_of, sums / np.where(norms == 0, 1, norms)

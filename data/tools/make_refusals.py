@@ -504,7 +504,7 @@ def main() -> int:
             if in_kb(term, kb):
                 problems.append(f"{question!r}: the knowledge base mentions {term!r}; check it doesn't answer")
 
-    cfg = RetrievalConfig(kb_dir=str(KB_DIR), min_score=0.0)
+    cfg = RetrievalConfig(kb_dir=str(KB_DIR), min_score=0.0, min_passage_score=0.0)
     ensure_index(cfg)
     searcher = Searcher(cfg)
 
