@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
-from .search import Searcher, format_passages
+if TYPE_CHECKING:
+    from .search import Searcher
 
 TOOL_NAME = "search_knowledge_base"
 
@@ -17,13 +20,19 @@ class SearchArgs(BaseModel):
 
 def make_search_tool(searcher: Searcher) -> StructuredTool:
     """A tool whose result is the numbered passages text; the Passage objects ride along as artifact."""
+    from .search import format_passages  # here, so the schema alone needs no index or embedding stack
 
     def search_knowledge_base(query: str, k: int = 5):
         passages = searcher.search(query, k)
         return format_passages(passages), passages
 
+    return as_tool(search_knowledge_base)
+
+
+def as_tool(function) -> StructuredTool:
+    """`function` wrapped as the search tool: the name, description and arguments the model sees."""
     return StructuredTool.from_function(
-        func=search_knowledge_base,
+        func=function,
         name=TOOL_NAME,
         description="Search the company's help-center articles. Returns numbered passages to cite as [n].",
         args_schema=SearchArgs,
@@ -39,5 +48,9 @@ def tool_schema(tool: StructuredTool) -> dict:
 
 
 def search_tool_schema() -> dict:
-    """The search tool's schema without an index (training renders prompts with it)."""
-    return tool_schema(make_search_tool(searcher=None))
+    """The search tool's schema without an index or search stack (training renders prompts with it)."""
+
+    def search_knowledge_base(query: str, k: int = 5):
+        raise NotImplementedError("a schema-only tool; use make_search_tool to search")
+
+    return tool_schema(as_tool(search_knowledge_base))

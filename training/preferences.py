@@ -33,16 +33,18 @@ import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.chat_format import tool_call_message
 from assistant.config import ChatConfig
 from assistant.feedback import FeedbackStore, FeedbackStoreError, default_path, mask_personal_data
 from retrieval.config import cache_home
-from retrieval.search import Passage, format_passages
-from retrieval.tool import TOOL_NAME
 
 from .data import check_dpo, fingerprint
 from .errors import TrainingError
+
+if TYPE_CHECKING:
+    from retrieval.search import Passage
 
 FEEDBACK_DATA = "feedback"  # this word in `training.dpo --data` means: export the database now, train on that
 COLLECT_HINT = (
@@ -110,6 +112,8 @@ def same_question_key(question: str) -> str:
 
 def rebuild_passages(rows: list[dict]) -> list[Passage]:
     """Passage objects from stored `Passage.to_dict()` rows, their texts masked."""
+    from retrieval.search import Passage
+
     passages = []
     for i, row in enumerate(rows, start=1):
         texts = {name: clean(str(row.get(name) or "")) for name in PASSAGE_TEXT_FIELDS}
@@ -125,6 +129,9 @@ def is_handoff_request(question: str) -> bool:
 
 def prompt_for(question: str, passages: list[dict]) -> list[dict]:
     """The serving conversation up to the answer: question, search call and its result."""
+    from retrieval.search import format_passages  # the search stack loads only when feedback becomes pairs
+    from retrieval.tool import TOOL_NAME
+
     user = {"role": "user", "content": question}
     if not passages and is_handoff_request(question):
         return [user]

@@ -95,10 +95,10 @@ def finish_run(trainer, cfg: RunConfig, run_dir: Path, base_path: str, info: dic
 
 def decide_promotion(cfg: RunConfig, run_dir: Path) -> dict | None:
     """Make the run `latest` as `--promotion` says: after an evaluation against the served adapter, or never."""
-    from .promote import app_config, describe, promote, set_status
-
     if cfg.promotion == "always":
         return None
+    from .promote import app_config, describe, promote, set_status  # the evaluation stack, only when needed
+
     if cfg.promotion == "never":
         record = {"promoted": False, "reasons": ["trained with --promotion never"]}
         set_status(cfg.adapters_dir, run_dir.name, False, record)
