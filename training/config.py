@@ -70,8 +70,10 @@ class RunConfig:
     max_length: int = field(default=1024, metadata={"help": "Longest sample in tokens; longer ones are reported."})
     warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps spent warming up the learning rate."})
     lr_scheduler: str = field(default="cosine", metadata={"help": "Learning-rate schedule (transformers name)."})
-    gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Recompute activations to save memory (slower; useful for big models)."}
+    gradient_checkpointing: str = field(
+        default="auto",
+        metadata={"help": "Recompute activations to save memory: 'auto' (on with a GPU, where memory is the "
+                          "limit; off on the CPU, where it only costs time), 'true' or 'false'."},
     )
     logging_steps: int = field(default=5, metadata={"help": "Steps between loss log lines."})
     eval_steps: int = field(default=0, metadata={"help": "Steps between evaluations (0: at the end of each epoch)."})
@@ -93,7 +95,7 @@ class RunConfig:
         """Every cross-field rule, with messages that say how to fix the setting."""
         if self.promotion not in ("evaluate", "always", "never"):
             raise TrainingError(f"--promotion is {self.promotion!r}; use evaluate, always or never.")
-        for name in ("load_in_4bit", "packing"):
+        for name in ("load_in_4bit", "packing", "gradient_checkpointing"):
             if getattr(self, name, "auto") not in ("auto", "true", "false"):
                 raise TrainingError(f"--{name} is {getattr(self, name)!r}; use auto, true or false.")
         if not 0 <= self.eval_fraction < 1:

@@ -18,6 +18,13 @@ def use_4bit(cfg: RunConfig) -> bool:
     return pick_device(cfg.device).startswith("cuda")
 
 
+def use_checkpointing(cfg: RunConfig) -> bool:
+    """Activation recomputation when asked, or by default on a GPU (memory-bound there, time-bound on the CPU)."""
+    if cfg.gradient_checkpointing != "auto":
+        return cfg.gradient_checkpointing == "true"
+    return pick_device(cfg.device).startswith("cuda")
+
+
 def load_tokenizer(path: str):
     from transformers import AutoTokenizer
 
@@ -94,7 +101,8 @@ def trainer_kwargs(cfg: RunConfig, output_dir: str, has_eval: bool) -> dict:
         gradient_accumulation_steps=cfg.grad_accum,
         warmup_steps=cfg.warmup_ratio,  # a float below 1 is a share of the steps
         lr_scheduler_type=cfg.lr_scheduler,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing=use_checkpointing(cfg),
+        gradient_checkpointing_kwargs={"use_reentrant": False},
         logging_steps=cfg.logging_steps,
         logging_first_step=True,
         save_strategy="steps",
