@@ -41,6 +41,11 @@ class ModelConfig:
         metadata={"help": "Local backend: tokens drafted per step by copying from the prompt (prompt lookup "
                           "decoding; answers quote their passages). Greedy output is unchanged; 0 turns it off."},
     )
+    static_cache: bool = field(
+        default=True,
+        metadata={"help": "Local backend on a GPU: a static KV cache, whose decode step transformers compiles "
+                          "(same greedy text; replaces prompt lookup there). No effect on the CPU."},
+    )
 
 
 @dataclass

@@ -15,6 +15,9 @@ from .config import ModelConfig
 from .models import load_chat_model
 
 
+CACHE_BLOCK = 1024  # static KV cache sizes, in tokens
+
+
 class _StopWhen:
     """A transformers StoppingCriteria that asks a callable whether to stop."""
 
@@ -32,15 +35,17 @@ class LocalGenerator:
 
     backend = "local"
 
-    def __init__(self, model, tokenizer, adapter: str | None = None, name: str = "", prompt_lookup_tokens: int = 0):
+    def __init__(self, model, tokenizer, adapter: str | None = None, name: str = "", prompt_lookup_tokens: int = 0,
+                 static_cache: bool = False):
         self.model, self.tokenizer, self.adapter, self.name = model, tokenizer, adapter, name
         self.prompt_lookup_tokens = prompt_lookup_tokens
+        self.static_cache = static_cache
         self._lock = threading.Lock()  # one generation at a time per model
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> "LocalGenerator":
         model, tokenizer, adapter = load_chat_model(cfg)
-        return cls(model, tokenizer, adapter, cfg.base_model, cfg.prompt_lookup_tokens)
+        return cls(model, tokenizer, adapter, cfg.base_model, cfg.prompt_lookup_tokens, cfg.static_cache)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -60,6 +65,16 @@ class LocalGenerator:
             "bad_words_ids": [ids[:2] for ids in starts],
         }
 
+    def _static_cache(self, length: int):
+        """A fixed-size KV cache, so transformers compiles the decode step (GPU kernels launched as one graph).
+
+        Its size is rounded up to a multiple of CACHE_BLOCK: prompts of similar length reuse the compiled step.
+        """
+        from transformers import StaticCache
+
+        size = -(-length // CACHE_BLOCK) * CACHE_BLOCK
+        return StaticCache(config=self.model.config, max_cache_len=size)
+
     def stream(self, prompt: str, max_new_tokens: int, should_stop: Callable[[], bool] | None = None,
                allow_tool_calls: bool = True) -> Iterator[str]:
         """Yield text pieces of the model's greedy continuation of `prompt`."""
@@ -77,7 +92,9 @@ class LocalGenerator:
         )
         if not allow_tool_calls:
             kwargs.update(self._tool_call_ban())
-        if self.prompt_lookup_tokens > 0:
+        if self.static_cache and self.model.device.type == "cuda":
+            kwargs["past_key_values"] = self._static_cache(inputs["input_ids"].shape[1] + max_new_tokens)
+        elif self.prompt_lookup_tokens > 0:
             # Drafts copied from the prompt are checked in one forward pass: the same greedy text, fewer passes.
             kwargs["prompt_lookup_num_tokens"] = self.prompt_lookup_tokens
         cancelled = threading.Event()  # set when the caller stops reading (e.g. a client disconnects)

@@ -33,6 +33,22 @@ def test_prompt_lookup_decoding_keeps_the_greedy_text(generator, searcher):
         plain.stream(prompt, max_new_tokens=40, allow_tool_calls=False))
 
 
+def test_static_cache_keeps_the_greedy_text(generator):
+    """The fixed-size cache the GPU path hands to generate() gives the dynamic cache's tokens."""
+    import torch
+
+    from assistant.generation import CACHE_BLOCK
+
+    inputs = generator.tokenizer("Our return window for headphones is", return_tensors="pt")
+    length = inputs["input_ids"].shape[1] + 24
+    cache = generator._static_cache(length)
+    assert cache.get_max_length() == CACHE_BLOCK  # rounded up, so similar prompts share one compiled step
+    with torch.inference_mode():
+        dynamic = generator.model.generate(**inputs, max_new_tokens=24, do_sample=False)
+        static = generator.model.generate(**inputs, max_new_tokens=24, do_sample=False, past_key_values=cache)
+    assert torch.equal(dynamic, static)
+
+
 def test_bundled_model_is_cached_as_plain_safetensors(generator):
     folder = Path(models.resolve_base_model(ModelConfig().base_model))
     assert list(folder.glob("*.safetensors"))
