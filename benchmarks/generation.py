@@ -1,6 +1,8 @@
 """Decode speed of the local backend against plain `model.generate()`, side by side.
 
-    python -m benchmarks.generation [--adapter latest] [--new_tokens 96] [--repeats 3]
+    python -m benchmarks.generation [--adapter latest] [--new_tokens 96] [--repeats 3] [--device cpu]
+    python -m benchmarks.generation --save_prompt prompt.txt          # keep the rendered prompt
+    python -m benchmarks.generation --prompt_file prompt.txt --device cuda   # on a machine with no index
 
 Ours is the served `LocalGenerator` with its defaults (prompt lookup decoding: drafts
 copied from the passages, checked in one forward pass). Both run greedy on the same
@@ -14,23 +16,27 @@ import argparse
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import torch
 from transformers import TextIteratorStreamer
 
-from assistant.config import ChatConfig, ModelConfig
-from assistant.chat_format import render_conversation, tool_call_message
+from assistant.config import ModelConfig
 from assistant.generation import LocalGenerator
-from assistant.prompts import system_prompt
-from retrieval.config import RetrievalConfig
-from retrieval.index import ensure_index
-from retrieval.search import Searcher, format_passages
-from retrieval.tool import TOOL_NAME, search_tool_schema
 
 QUESTION = "How long do I have to send back headphones I bought in the UK, and does the label cost anything?"
 
 
 def build_prompt(tokenizer, index_dir: str) -> str:
+    """The question with its four retrieved passages, rendered as the assistant serves it."""
+    from assistant.chat_format import render_conversation, tool_call_message
+    from assistant.config import ChatConfig
+    from assistant.prompts import system_prompt
+    from retrieval.config import RetrievalConfig
+    from retrieval.index import ensure_index
+    from retrieval.search import Searcher, format_passages
+    from retrieval.tool import TOOL_NAME, search_tool_schema
+
     cfg = RetrievalConfig(index_dir=index_dir, top_k=4)
     ensure_index(cfg)
     passages = Searcher(cfg).search(QUESTION, 4)
@@ -59,7 +65,7 @@ def timed(stream_fn, count_tokens) -> tuple[str, float, float]:
 
 def plain_generate(model, tokenizer, prompt: str, new_tokens: int):
     """What a user would write: model.generate with default settings, greedy."""
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
     def run():
@@ -81,11 +87,21 @@ def main(argv=None) -> None:
     parser.add_argument("--new_tokens", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--index_dir", default="")
+    parser.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'auto'")
+    parser.add_argument("--base_model", default=ModelConfig.base_model, help="model id or path")
+    parser.add_argument("--prompt_file", default="", help="use this rendered prompt instead of searching the index")
+    parser.add_argument("--save_prompt", default="", help="write the rendered prompt to this file")
     args = parser.parse_args(argv)
 
-    ours = LocalGenerator.from_config(ModelConfig(adapter=args.adapter, device="cpu"))
-    prompt = build_prompt(ours.tokenizer, args.index_dir)
-    print(f"prompt: {ours.count_tokens(prompt)} tokens, {args.new_tokens} new tokens, greedy")
+    ours = LocalGenerator.from_config(ModelConfig(base_model=args.base_model, adapter=args.adapter, device=args.device))
+    if args.prompt_file:
+        prompt = Path(args.prompt_file).read_text(encoding="utf-8")
+    else:
+        prompt = build_prompt(ours.tokenizer, args.index_dir)
+    if args.save_prompt:
+        Path(args.save_prompt).write_text(prompt, encoding="utf-8")
+    print(f"prompt: {ours.count_tokens(prompt)} tokens, {args.new_tokens} new tokens, greedy, "
+          f"device {ours.model.device}, {ours.model.dtype}")
     runs: dict[str, list[tuple[str, float, float]]] = {"plain generate": [], "ours": []}
     for _ in range(args.repeats):
         for name, rows in runs.items():
