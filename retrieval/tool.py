@@ -29,9 +29,12 @@ def make_search_tool(searcher: Searcher) -> StructuredTool:
     return as_tool(search_knowledge_base)
 
 
-def as_tool(function) -> StructuredTool:
-    """`function` wrapped as the search tool: the name, description and arguments the model sees."""
-    return StructuredTool.from_function(
+def as_tool(function=None) -> StructuredTool:
+    """The search tool's name, description and arguments (what the model sees), running `function`.
+
+    Without a function it only describes the tool: enough for its schema, which training renders.
+    """
+    return StructuredTool(
         func=function,
         name=TOOL_NAME,
         description="Search the company's help-center articles. Returns numbered passages to cite as [n].",
@@ -49,8 +52,4 @@ def tool_schema(tool: StructuredTool) -> dict:
 
 def search_tool_schema() -> dict:
     """The search tool's schema without an index or search stack (training renders prompts with it)."""
-
-    def search_knowledge_base(query: str, k: int = 5):
-        raise NotImplementedError("a schema-only tool; use make_search_tool to search")
-
-    return tool_schema(as_tool(search_knowledge_base))
+    return tool_schema(as_tool())
