@@ -37,9 +37,14 @@ class ModelConfig:
     )
     request_timeout: float = field(default=60.0, metadata={"help": "Seconds to wait for the server per request."})
     prompt_lookup_tokens: int = field(
-        default=10,
+        default=3,
         metadata={"help": "Local backend: tokens drafted per step by copying from the prompt (prompt lookup "
                           "decoding; answers quote their passages). Greedy output is unchanged; 0 turns it off."},
+    )
+    compact_decoding: bool = field(
+        default=True,
+        metadata={"help": "Local backend on the CPU: decode from the 4/8-bit codes a GGUF model (the bundled one) "
+                          "was published in, rebuilt exactly in a small compiled kernel (same greedy text)."},
     )
     static_cache: bool = field(
         default=True,

@@ -40,6 +40,7 @@ class LocalGenerator:
         self.model, self.tokenizer, self.adapter, self.name = model, tokenizer, adapter, name
         self.prompt_lookup_tokens = prompt_lookup_tokens
         self.static_cache = static_cache
+        self.compact = any(type(m).__name__ == "CompactLinear" for m in model.modules())
         self._lock = threading.Lock()  # one generation at a time per model
 
     @classmethod
@@ -75,6 +76,31 @@ class LocalGenerator:
         size = -(-length // CACHE_BLOCK) * CACHE_BLOCK
         return StaticCache(config=self.model.config, max_cache_len=size)
 
+    def _generate_compact(self, kwargs: dict) -> None:
+        """Generate with the prompt's forward pass on all threads and each decode step on one.
+
+        A decode step with compact weights is short. Spread over OpenMP threads from a thread
+        other than the main one, each of its parallel ops waits for sleeping workers (libgomp
+        stops spinning once a process has more OpenMP threads than cores), which costs more
+        than the second core saves; one thread also leaves the other core to the server.
+        """
+        import torch
+
+        from .compact import MAX_ROWS
+
+        threads = torch.get_num_threads()
+
+        def pick_threads(module, args, kw):
+            ids = kw.get("input_ids", args[0] if args else None)
+            torch.set_num_threads(threads if ids is None or ids.shape[-1] > MAX_ROWS else 1)
+
+        hook = self.model.register_forward_pre_hook(pick_threads, with_kwargs=True)
+        try:
+            self.model.generate(**kwargs)
+        finally:
+            hook.remove()
+            torch.set_num_threads(threads)
+
     def stream(self, prompt: str, max_new_tokens: int, should_stop: Callable[[], bool] | None = None,
                allow_tool_calls: bool = True) -> Iterator[str]:
         """Yield text pieces of the model's greedy continuation of `prompt`."""
@@ -106,7 +132,10 @@ class LocalGenerator:
         def run():
             try:
                 with torch.inference_mode():
-                    self.model.generate(**kwargs)
+                    if self.compact:
+                        self._generate_compact(kwargs)
+                    else:
+                        self.model.generate(**kwargs)
             except BaseException as exc:  # surfaced in the caller's thread below
                 errors.append(exc)
                 streamer.end()

@@ -1,0 +1,188 @@
+"""Decode faster on the CPU by reading weights in the compact form they were published in.
+
+The bundled model is a GGUF file: its linear layers are Q4_1 (32-weight blocks, each weight
+`d * q + m` with a 4-bit `q` and float16 `d`, `m`) and its tied output layer is Q8_0
+(`d * q`, 8-bit `q`). Dequantized to float32 they take 4 bytes a weight, and decoding one
+token on a CPU is mostly the time spent reading them from memory. `compact_model` finds the
+linear layers whose float32 weights are exactly such blocks, keeps the 4- or 8-bit codes,
+and computes short inputs (decode steps, prompt-lookup drafts) with a small AVX2 kernel
+that rebuilds every weight bit for bit before multiplying in float32. Long inputs (the
+prompt) still go through the dense weights, so prefill is unchanged.
+
+The kernel (kernels/compact_linear.cpp, ops `torch.ops.deskmate.*`) is compiled once with
+torch's C++ extension builder (about 15 s, cached under $TORCH_EXTENSIONS_DIR, by default
+~/.cache/torch_extensions); without a compiler or AVX2 the model is left as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+BLOCK = 32
+MAX_ROWS = 16  # inputs with more rows than this (prompts) use the dense weights
+SOURCE = Path(__file__).with_name("kernels") / "compact_linear.cpp"
+
+_kernels = None
+
+
+def load_kernels() -> bool:
+    """Build and load the kernel once; False when this machine cannot build or run it."""
+    global _kernels
+    if _kernels is None:
+        _kernels = _build()
+    return _kernels
+
+
+def _build() -> bool:
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        log.info("Compact decoding needs a CPU with AVX2; using the dense weights.")
+        return False
+    try:
+        from torch.utils.cpp_extension import load
+
+        log.info("Building the compact decoding kernel (once per machine)")
+        load(
+            name="deskmate_compact_linear",
+            sources=[str(SOURCE)],
+            extra_cflags=["-O3", "-mavx2", "-mfma", "-fopenmp"],
+            extra_ldflags=["-fopenmp"],
+            is_python_module=False,
+        )
+        return True
+    except Exception as exc:  # no compiler or ninja: decoding still works, only slower
+        log.warning("Could not build the compact decoding kernel (%s); using the dense weights.", exc)
+        return False
+
+
+def _fp16_candidates(estimate: torch.Tensor) -> list[torch.Tensor]:
+    """`estimate` rounded to float16, and its two float16 neighbours."""
+    bits = estimate.half().view(torch.int16)
+    return [(bits + step).view(torch.float16).float() for step in (0, 1, -1)]
+
+
+def _fit(w: torch.Tensor, scales: list[torch.Tensor], offset: torch.Tensor | None, low: int, high: int):
+    """Per-block codes and scale with `q * d (+ m) == w` exactly, trying the candidate scales in turn."""
+    best_q = torch.zeros(w.shape, dtype=torch.int16)
+    best_d = torch.zeros(w.shape[:-1])
+    done = torch.zeros(w.shape[:-1], dtype=torch.bool)
+    base = w if offset is None else w - offset[..., None]
+    for d in scales:
+        safe = torch.where(d == 0, torch.ones_like(d), d)
+        q = torch.round(base / safe[..., None]).clamp(low, high)
+        rebuilt = q * d[..., None] if offset is None else q * d[..., None] + offset[..., None]
+        exact = (rebuilt == w).all(-1) & ~done
+        best_q[exact] = q[exact].to(torch.int16)
+        best_d[exact] = d[exact]
+        done |= exact
+    return (best_q, best_d) if bool(done.all()) else None
+
+
+def split_q4_1(weight: torch.Tensor):
+    """`(packed codes uint8 [N, K/2], d [N, K/32], m [N, K/32])` when `weight` is exactly Q4_1, else None."""
+    n, k = weight.shape
+    if k % BLOCK or weight.dtype != torch.float32:
+        return None
+    w = weight.detach().reshape(n, k // BLOCK, BLOCK)
+    m = w.amin(-1)
+    if not torch.equal(m.half().float(), m):
+        return None
+    fit = _fit(w, _fp16_candidates((w.amax(-1) - m) / 15), m, 0, 15)
+    if fit is None:
+        return None
+    q, d = fit
+    q = q.to(torch.uint8)
+    packed = (q[..., :16] | (q[..., 16:] << 4)).reshape(n, k // 2).contiguous()
+    return packed, d.contiguous(), m.contiguous()
+
+
+def split_q8_0(weight: torch.Tensor):
+    """`(codes int8 [N, K], d [N, K/32])` when `weight` is exactly Q8_0, else None."""
+    n, k = weight.shape
+    if k % BLOCK or weight.dtype != torch.float32:
+        return None
+    w = weight.detach().reshape(n, k // BLOCK, BLOCK)
+    fit = _fit(w, _fp16_candidates(w.abs().amax(-1) / 127), None, -127, 127)
+    if fit is None:
+        return None
+    q, d = fit
+    return q.to(torch.int8).reshape(n, k).contiguous(), d.contiguous()
+
+
+class CompactLinear(torch.nn.Module):
+    """A linear layer computed from its compact codes for short inputs, from `dense` otherwise.
+
+    `lora` is an optional `(A, B, scaling)` low-rank update added on both paths, so a LoRA
+    adapter can be served without merging it into (and spoiling) the compact weights.
+    """
+
+    def __init__(self, dense: torch.nn.Linear, codes: tuple, lora: tuple | None = None):
+        super().__init__()
+        self.dense = dense
+        self.kind = "q4_1" if len(codes) == 3 else "q8_0"
+        for name, tensor in zip(("codes", "d", "m"), codes):
+            self.register_buffer(name, tensor, persistent=False)
+        self.lora = lora
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // x.shape[-1]
+        if rows > MAX_ROWS or x.dtype != torch.float32 or x.device.type != "cpu" or torch.is_grad_enabled():
+            y = self.dense(x)
+        else:
+            flat = x.reshape(rows, x.shape[-1]).contiguous()
+            if self.kind == "q4_1":
+                y = torch.ops.deskmate.q41_linear(flat, self.codes, self.d, self.m)
+            else:
+                y = torch.ops.deskmate.q80_linear(flat, self.codes, self.d)
+            y = y.reshape(*x.shape[:-1], y.shape[-1])
+            if self.dense.bias is not None:
+                y = y + self.dense.bias
+        if self.lora is not None:
+            a, b, scaling = self.lora
+            y = y + (x @ a.T) @ b.T * scaling
+        return y
+
+
+def _lora_parts(module) -> tuple | None:
+    """`(A, B, scaling)` of a peft LoRA layer with one active adapter, else None."""
+    names = getattr(module, "active_adapters", None)
+    if not names or len(names) != 1 or names[0] not in getattr(module, "lora_A", {}):
+        return None
+    name = names[0]
+    if getattr(module, "use_dora", {}).get(name):
+        return None
+    return module.lora_A[name].weight.detach(), module.lora_B[name].weight.detach(), module.scaling[name]
+
+
+def compact_model(model: torch.nn.Module) -> int:
+    """Swap every exactly-compact linear layer (peft LoRA layers included) for a CompactLinear.
+
+    Returns how many layers were swapped; 0 leaves the model untouched (a model that did not
+    come from a Q4_1/Q8_0 GGUF, a GPU, or no kernel for this CPU).
+    """
+    if next(model.parameters()).device.type != "cpu" or not load_kernels():
+        return 0
+    swaps = []
+    for parent in model.modules():
+        if hasattr(parent, "lora_A"):
+            continue  # a LoRA layer is swapped as a whole, from its own parent
+        for child_name, child in parent.named_children():
+            dense, lora = child, None
+            is_lora = hasattr(child, "base_layer") and hasattr(child, "lora_A")
+            if is_lora:
+                dense, lora = child.base_layer, _lora_parts(child)
+            codes = None
+            if type(dense) is torch.nn.Linear and (lora is not None or not is_lora):
+                codes = split_q4_1(dense.weight) or split_q8_0(dense.weight)
+            if codes is not None:
+                swaps.append((parent, child_name, CompactLinear(dense, codes, lora)))
+            elif is_lora:
+                return 0  # a LoRA layer that stays with peft: let the caller merge the adapter instead
+    for parent, child_name, layer in swaps:
+        setattr(parent, child_name, layer)
+    log.info("Compact decoding: %d linear layers read from 4/8-bit codes", len(swaps))
+    return len(swaps)
