@@ -116,35 +116,41 @@ def split_q8_0(weight: torch.Tensor):
 class CompactLinear(torch.nn.Module):
     """A linear layer computed from its compact codes for short inputs, from `dense` otherwise.
 
-    `lora` is an optional `(A, B, scaling)` low-rank update added on both paths, so a LoRA
-    adapter can be served without merging it into (and spoiling) the compact weights.
+    With `lora` (`(A, B, scaling)` of a LoRA adapter), long inputs use a dense copy with the
+    update merged in, as a merged model would, and short ones add the low-rank update to the
+    kernel's product, so the adapter never spoils the compact codes.
     """
 
     def __init__(self, dense: torch.nn.Linear, codes: tuple, lora: tuple | None = None):
         super().__init__()
-        self.dense = dense
         self.kind = "q4_1" if len(codes) == 3 else "q8_0"
         for name, tensor in zip(("codes", "d", "m"), codes):
             self.register_buffer(name, tensor, persistent=False)
-        self.lora = lora
+        self.lora_down = self.lora_up = None
+        if lora is not None:
+            a, b, scaling = lora
+            merged = torch.nn.Linear(dense.in_features, dense.out_features, bias=dense.bias is not None)
+            merged.weight.data = dense.weight.detach() + scaling * (b @ a)
+            if dense.bias is not None:
+                merged.bias.data = dense.bias.detach()
+            dense = merged
+            self.lora_down, self.lora_up = a.T.contiguous(), (b * scaling).T.contiguous()
+        self.dense = dense
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // x.shape[-1]
         if rows > MAX_ROWS or x.dtype != torch.float32 or x.device.type != "cpu" or torch.is_grad_enabled():
-            y = self.dense(x)
+            return self.dense(x)
+        flat = x.reshape(rows, x.shape[-1]).contiguous()
+        if self.kind == "q4_1":
+            y = torch.ops.deskmate.q41_linear(flat, self.codes, self.d, self.m)
         else:
-            flat = x.reshape(rows, x.shape[-1]).contiguous()
-            if self.kind == "q4_1":
-                y = torch.ops.deskmate.q41_linear(flat, self.codes, self.d, self.m)
-            else:
-                y = torch.ops.deskmate.q80_linear(flat, self.codes, self.d)
-            y = y.reshape(*x.shape[:-1], y.shape[-1])
-            if self.dense.bias is not None:
-                y = y + self.dense.bias
-        if self.lora is not None:
-            a, b, scaling = self.lora
-            y = y + (x @ a.T) @ b.T * scaling
-        return y
+            y = torch.ops.deskmate.q80_linear(flat, self.codes, self.d)
+        if self.lora_down is not None:
+            y = torch.addmm(y, flat @ self.lora_down, self.lora_up)
+        if self.dense.bias is not None:
+            y = y + self.dense.bias
+        return y.reshape(*x.shape[:-1], y.shape[-1])
 
 
 def _lora_parts(module) -> tuple | None:

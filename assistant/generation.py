@@ -16,6 +16,42 @@ from .models import load_chat_model
 
 
 CACHE_BLOCK = 1024  # static KV cache sizes, in tokens
+GROW_BLOCK = 256  # growing KV cache: room added at a time, in tokens
+
+
+def growing_cache(config):
+    """A DynamicCache whose layers write into preallocated room instead of concatenating.
+
+    transformers' DynamicLayer copies its whole cache on every decode step (torch.cat);
+    this one copies only the new tokens and hands attention a view.
+    """
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        room: tuple | None = None
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+                self.room = None
+            length = self.get_seq_length()
+            end = length + key_states.shape[-2]
+            if self.room is None or end > self.room[0].shape[-2]:
+                size = -(-(end + GROW_BLOCK) // GROW_BLOCK) * GROW_BLOCK
+                room = tuple(t.new_empty((*t.shape[:-2], size, t.shape[-1])) for t in (key_states, value_states))
+                if length:
+                    room[0][..., :length, :].copy_(self.keys)
+                    room[1][..., :length, :].copy_(self.values)
+                self.room = room
+            self.room[0][..., length:end, :].copy_(key_states)
+            self.room[1][..., length:end, :].copy_(value_states)
+            self.keys, self.values = self.room[0][..., :end, :], self.room[1][..., :end, :]
+            return self.keys, self.values
+
+    cache = DynamicCache(config=config)
+    cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
 
 
 class _StopWhen:
@@ -96,7 +132,7 @@ class LocalGenerator:
 
         hook = self.model.register_forward_pre_hook(pick_threads, with_kwargs=True)
         try:
-            self.model.generate(**kwargs)
+            self.model.generate(**kwargs, past_key_values=growing_cache(self.model.config))
         finally:
             hook.remove()
             torch.set_num_threads(threads)

@@ -54,13 +54,17 @@ def test_lora_adapter_is_served_unmerged_on_the_compact_weights(dense):
     base = load_chat_model(ModelConfig(device="cpu", compact_decoding=False))[0]
     torch.manual_seed(0)
     lora = get_peft_model(base, LoraConfig(r=8, target_modules="all-linear", init_lora_weights=False))
-    ids = tokenizer("Can I return opened headphones?", return_tensors="pt")["input_ids"][:, -6:]
+    text = "Can I return opened headphones if the box is damaged and I lost the receipt from the store?"
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    assert ids.shape[1] > compact.MAX_ROWS
+    short = ids[:, -6:]  # decode-sized: the kernel plus the low-rank update; the long one: merged dense weights
     with torch.inference_mode():
-        expected = lora(ids).logits
+        expected = [lora(x).logits for x in (short, ids)]
         assert compact.compact_model(lora) == 211  # 210 LoRA layers with their base, and the output layer
         served = lora.get_base_model()
         assert not any(hasattr(m, "lora_A") for m in served.modules())
-        assert torch.allclose(served(ids).logits, expected, atol=1e-3, rtol=1e-4)
+        for x, logits in zip((short, ids), expected):
+            assert torch.allclose(served(x).logits, logits, atol=1e-3, rtol=1e-4)
 
 
 def test_compact_generator_writes_the_dense_models_text(generator, dense, searcher):
