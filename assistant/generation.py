@@ -77,6 +77,10 @@ class LocalGenerator:
         self.prompt_lookup_tokens = prompt_lookup_tokens
         self.static_cache = static_cache
         self.compact = any(type(m).__name__ == "CompactLinear" for m in model.modules())
+        if self.compact:
+            import torch
+
+            self.threads = torch.get_num_threads()  # the process's setting, restored after each generation
         self._lock = threading.Lock()  # one generation at a time per model
 
     @classmethod
@@ -124,7 +128,7 @@ class LocalGenerator:
 
         from .compact import MAX_ROWS
 
-        threads = torch.get_num_threads()
+        threads = self.threads
 
         def pick_threads(module, args, kw):
             ids = kw.get("input_ids", args[0] if args else None)
