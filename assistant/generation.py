@@ -37,7 +37,8 @@ def growing_cache(config):
                 self.room = None
             length = self.get_seq_length()
             end = length + key_states.shape[-2]
-            if self.room is None or end > self.room[0].shape[-2]:
+            moved = self.room is not None and length and self.keys.data_ptr() != self.room[0].data_ptr()
+            if self.room is None or moved or end > self.room[0].shape[-2]:  # moved: reordered or selected
                 size = -(-(end + GROW_BLOCK) // GROW_BLOCK) * GROW_BLOCK
                 room = tuple(t.new_empty((*t.shape[:-2], size, t.shape[-1])) for t in (key_states, value_states))
                 if length:

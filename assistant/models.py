@@ -89,12 +89,6 @@ def quantization_config():
     )
 
 
-def _compact(model) -> int:
-    from .compact import compact_model
-
-    return compact_model(model)
-
-
 def load_chat_model(cfg: ModelConfig):
     """Return `(model, tokenizer, adapter_path)` ready for generation."""
     import torch
@@ -118,15 +112,17 @@ def load_chat_model(cfg: ModelConfig):
     if not cfg.load_in_4bit:
         model.to(device)
     compact = cfg.compact_decoding and not cfg.load_in_4bit and device == "cpu"
+    if compact:
+        from .compact import compact_model
     if adapter:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter)
-        if compact and _compact(model):
+        if compact and compact_model(model):
             model = model.get_base_model()  # the LoRA updates now live in the compact layers
         elif not cfg.load_in_4bit:  # merged weights decode as fast as the base; 4-bit ones would lose precision
             model = model.merge_and_unload()
     elif compact:
-        _compact(model)
+        compact_model(model)
     model.eval()
     return model, tokenizer, adapter
