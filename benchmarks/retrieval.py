@@ -4,8 +4,8 @@
 
 Baseline: RecursiveCharacterTextSplitter(1000, 200) + Chroma + the same embeddings +
 similarity_search(k=5). Ours: heading-aware chunks, incremental indexing, hybrid search
-ranked with each article's similarity, at most two passages per article, and a relevance
-floor. Both use the same already-loaded model, so model loading is not
+(dense scores with each article's similarity, BM25 and the article title's match, fused by
+score), at most two passages per article, and a relevance floor. Both use the same already-loaded model, so model loading is not
 timed. Query latency is measured on a 10,000-chunk collection made from the real chunks:
 each copy keeps the text and gets its vector jittered and re-normalised, which costs the
 same to search as distinct articles (the embedding model is not run 10,000 times).

@@ -10,8 +10,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import RetrievalError
+
 DEFAULT_CONFIG_FILE = "configs/assistant.yaml"
 BUNDLED_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
+FUSIONS = ("score", "rrf")
 
 
 def cache_home() -> Path:
@@ -53,6 +56,19 @@ class RetrievalConfig:
         default=True, metadata={"help": "Fuse dense (Chroma) and BM25 keyword results by reciprocal rank; false = dense only."}
     )
     candidates: int = field(default=30, metadata={"help": "Candidates each retriever contributes before fusion."})
+    fusion: str = field(
+        default="score",
+        metadata={"help": "How dense and keyword results merge: 'score' (each side's scores scaled to 0-1, then "
+                  "weighted and summed) or 'rrf' (reciprocal rank fusion, ranks only)."},
+    )
+    keyword_weight: float = field(
+        default=0.5, metadata={"help": "Score fusion: weight of the BM25 score (scaled to 0-1) against the dense score's 1."}
+    )
+    title_weight: float = field(
+        default=0.2,
+        metadata={"help": "Score fusion: weight of how well the query's words match the article title (BM25, scaled "
+                  "to 0-1); 0 = off."},
+    )
     rrf_k: int = field(default=60, metadata={"help": "Reciprocal-rank-fusion constant: larger flattens the rank weights."})
     dedup_threshold: float = field(
         default=0.8,
@@ -62,6 +78,10 @@ class RetrievalConfig:
         default="", metadata={"help": "Optional cross-encoder (hub id or local path) that reorders fused candidates."}
     )
     embed_batch_size: int = field(default=32, metadata={"help": "Chunks embedded and stored per batch while indexing."})
+
+    def __post_init__(self):
+        if self.fusion not in FUSIONS:
+            raise RetrievalError(f"fusion must be one of {', '.join(FUSIONS)}, not {self.fusion!r}.")
 
     def resolved_index_dir(self) -> Path:
         return Path(self.index_dir) if self.index_dir else cache_home() / "index"

@@ -1,6 +1,7 @@
 """Document-level retrieval quality on an evaluation set.
 
     python -m retrieval.evaluate --kb data/kb --questions data/eval/questions.jsonl [--report out.json]
+    python -m retrieval.evaluate --questions data/eval/*.jsonl --fusion rrf   # several files, other settings
 
 A hit is a passage from the question's `support_doc` (its path relative to the
 knowledge-base folder). Prints recall@1, recall@5 and MRR@5 over answerable questions, and
@@ -85,23 +86,46 @@ def default_index_dir(kb_dir: Path) -> Path:
     return cache_home() / "eval-index" / key
 
 
-def evaluate(cfg: RetrievalConfig, questions_file: Path, progress: bool = True) -> dict:
-    """Index `cfg.kb_dir` (incrementally) and score the search on `questions_file`."""
+def evaluate(cfg: RetrievalConfig, questions_files: list[Path], progress: bool = True) -> dict:
+    """Index `cfg.kb_dir` (incrementally) and score the search on each questions file.
+
+    With several files the result covers all their questions together, and `files` holds
+    each file's own metrics (without the per-question rows).
+    """
     from .index import build_index
     from .search import Searcher
 
-    questions = load_questions(questions_file)
+    per_file = {str(f): load_questions(f) for f in questions_files}
     summary = build_index(cfg, progress=progress)
     searcher = Searcher(cfg)
-    result = score(questions, lambda text: [p.source for p in searcher.search(text, k=DEPTH)])
+    sources: dict[str, list[str]] = {}
+
+    def search(text: str) -> list[str]:
+        if text not in sources:
+            sources[text] = [p.source for p in searcher.search(text, k=DEPTH)]
+        return sources[text]
+
+    result = score([q for qs in per_file.values() for q in qs], search)
+    if len(per_file) > 1:
+        result["files"] = {name: {k: v for k, v in score(qs, search).items() if k != "questions"}
+                           for name, qs in per_file.items()}
     result["index"] = {"documents": summary.documents, "chunks": summary.chunks, "failed": summary.failed}
     return result
+
+
+def print_metrics(name: str, result: dict) -> None:
+    print(f"{name}: {result['answerable']} answerable questions: recall@1 {result['recall@1']:.3f}  "
+          f"recall@5 {result['recall@5']:.3f}  MRR@5 {result['mrr@5']:.3f}")
+    if result["unanswerable"]:
+        print(f"{name}: {result['unanswerable']} unanswerable: no evidence returned for "
+              f"{result['no_evidence_when_unanswerable']:.1%}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Retrieval recall@1 / recall@5 / MRR@5 on an evaluation set.")
     parser.add_argument("--kb", default="data/kb", help="Knowledge-base folder.")
-    parser.add_argument("--questions", default="data/eval/questions.jsonl", help="Questions JSONL file.")
+    parser.add_argument("--questions", nargs="+", default=["data/eval/questions.jsonl"],
+                        help="Questions JSONL files; several are scored one by one and together.")
     parser.add_argument("--report", default="retrieval_eval.json", help="Where to write the JSON report.")
     args, rest = parser.parse_known_args(argv)
     (cfg,) = parse_config([RetrievalConfig], rest)
@@ -109,16 +133,14 @@ def main(argv=None) -> int:
     if "--index_dir" not in rest:
         cfg.index_dir = str(default_index_dir(Path(args.kb)))
     try:
-        result = evaluate(cfg, Path(args.questions))
+        result = evaluate(cfg, [Path(f) for f in args.questions])
     except RetrievalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     Path(args.report).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"{result['answerable']} answerable questions: recall@1 {result['recall@1']:.3f}  "
-          f"recall@5 {result['recall@5']:.3f}  MRR@5 {result['mrr@5']:.3f}")
-    if result["unanswerable"]:
-        print(f"{result['unanswerable']} unanswerable: no evidence returned for "
-              f"{result['no_evidence_when_unanswerable']:.1%}")
+    for name, file_result in result.get("files", {}).items():
+        print_metrics(name, file_result)
+    print_metrics("all" if "files" in result else args.questions[0], result)
     print(f"report: {args.report}")
     return 0
 

@@ -1,7 +1,7 @@
-"""The keyword half of hybrid search, reciprocal-rank fusion and near-duplicate collapsing.
+"""The keyword half of hybrid search, score and rank fusion, and near-duplicate collapsing.
 
-BM25 comes from `rank_bm25`; fusion uses ranks only, so the dense cosine similarity stays
-the score that the relevance floor is checked against.
+BM25 comes from `rank_bm25`. Fusion only orders the candidates; the dense cosine similarity
+stays the score that the relevance floor is checked against.
 """
 
 from __future__ import annotations
@@ -69,11 +69,17 @@ class KeywordIndex:
         tokens = tokenize(query)
         if self.bm25 is None or not tokens:
             return []
-        scores = self.scores(tokens)
-        n = min(n, len(scores))
-        best = np.argpartition(-scores, n - 1)[:n]
-        best = best[np.argsort(-scores[best])]
-        return [int(i) for i in best if scores[i] > 0]
+        return best_rows(self.scores(tokens), n)
+
+
+def best_rows(scores: np.ndarray, n: int) -> list[int]:
+    """Positions of the `n` highest positive scores, best first."""
+    n = min(n, len(scores))
+    if n == 0:
+        return []
+    best = np.argpartition(-scores, n - 1)[:n]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return [int(i) for i in best if scores[i] > 0]
 
 
 def reciprocal_rank_fusion(rankings: list[list[int]], k: int) -> list[int]:
@@ -83,6 +89,18 @@ def reciprocal_rank_fusion(rankings: list[list[int]], k: int) -> list[int]:
         for rank, row in enumerate(ranking, 1):
             fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
     return sorted(fused, key=lambda row: -fused[row])
+
+
+def relative_score_fusion(signals: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """Positions of the candidates ordered by the weighted sum of their signals, each scaled to
+    0-1 over the candidates (min-max), so a strong keyword or title match counts by how strong it
+    is, not only by its rank; the first signal breaks ties."""
+    total = np.zeros(len(signals[0][1]))
+    for weight, values in signals:
+        spread = values.max() - values.min() if len(values) else 0.0
+        if weight and spread > 0:
+            total += weight * (values - values.min()) / spread
+    return np.lexsort((-signals[0][1], -total))
 
 
 def shingles(text: str, size: int = 3) -> frozenset:

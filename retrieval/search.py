@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -14,8 +15,18 @@ from .config import RetrievalConfig, parse_config
 from .documents import embedding_text
 from .embeddings import embed_query
 from .errors import ModelNotFoundError, RetrievalError
-from .hybrid import KeywordIndex, is_near_duplicate, reciprocal_rank_fusion, shingles
+from .hybrid import (
+    KeywordIndex,
+    best_rows,
+    is_near_duplicate,
+    reciprocal_rank_fusion,
+    relative_score_fusion,
+    shingles,
+    tokenize,
+)
 from .store import open_collection, read_all, write_generation
+
+COUNT_TTL = 1.0
 
 
 @dataclass
@@ -36,30 +47,45 @@ class Passage:
 
 
 class Searcher:
-    """Hybrid search over the Chroma collection: dense + BM25 fused by rank, with a relevance floor.
+    """Hybrid search over the Chroma collection: dense + BM25 fused, with a relevance floor.
 
-    Dense candidates come from Chroma and are ranked by their own cosine plus `doc_weight`
+    Dense candidates come from Chroma and are scored by their own cosine plus `doc_weight`
     times their article's (the mean of its chunk vectors), so a passage from the article
-    about the asked-for product beats a near-copy from its sibling. A result holds at most
-    `max_per_doc` passages per article, which leaves room for the other candidate articles.
+    about the asked-for product beats a near-copy from its sibling. BM25 adds its own
+    candidates. With `fusion: score` each candidate's dense score, BM25 score and its
+    article title's BM25 match are scaled to 0-1 and summed with `keyword_weight` and
+    `title_weight`; with `fusion: rrf` the dense and BM25 rankings are fused by rank. A
+    result holds at most `max_per_doc` passages per article, which leaves room for the
+    other candidate articles.
 
     The whole collection (texts, metadata, vectors) is read once and kept in memory for the
     keyword index and exact cosine scores; it is re-read after an indexing run in this
-    process, when the collection's size changes, or after `refresh()`.
+    process, when the collection's size changes (checked at most once a second), or after
+    `refresh()`.
     """
 
     def __init__(self, cfg: RetrievalConfig):
         self.cfg = cfg
         self.collection = open_collection(cfg)
         self._rows: dict | None = None
+        self._count: tuple[int, int, float] | None = None
         self._reranker = None
 
     def count(self) -> int:
         return self.collection.count()
 
+    def _recent_count(self) -> int:
+        """The collection's size, asked of Chroma at most once per `COUNT_TTL` seconds (a round
+        trip of milliseconds, more to a server) unless this process wrote to an index since."""
+        now = time.monotonic()
+        if self._count is None or self._count[1] != write_generation() or now - self._count[2] > COUNT_TTL:
+            self._count = (self.count(), write_generation(), now)
+        return self._count[0]
+
     def refresh(self) -> None:
         """Forget the in-memory copy, e.g. after the index was rebuilt by another process."""
         self._rows = None
+        self._count = None
 
     def _load(self, count: int) -> dict:
         stamp = (count, write_generation())
@@ -69,6 +95,9 @@ class Searcher:
             texts = [embedding_text(m.get("title", ""), m.get("section", ""), d or "") for m, d in zip(metas, rows["documents"])]
             vectors = np.asarray(rows["embeddings"], dtype=np.float32).reshape(len(rows["ids"]), -1)
             doc_of, doc_vectors = article_vectors([m.get("doc_id", "") for m in metas], vectors)
+            titles = [""] * len(doc_vectors)
+            for doc, meta in zip(doc_of, metas):
+                titles[doc] = meta.get("title", "")
             self._rows = {
                 "stamp": stamp,
                 "ids": rows["ids"],
@@ -79,6 +108,7 @@ class Searcher:
                 "doc_of": doc_of,
                 "doc_vectors": doc_vectors,
                 "keywords": KeywordIndex(texts) if self.cfg.hybrid else None,
+                "titles": KeywordIndex(titles) if self.cfg.hybrid else None,
                 "shingles": {},
             }
         return self._rows
@@ -86,7 +116,7 @@ class Searcher:
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The best passages, numbered from 1; none when not one reaches `min_score` (cosine)."""
         k = k or self.cfg.top_k
-        count = self.count() if query.strip() else 0
+        count = self._recent_count() if query.strip() else 0
         if count == 0:
             return []
         rows = self._load(count)
@@ -94,10 +124,7 @@ class Searcher:
         n = min(max(self.cfg.candidates, k), count)
         dense = self.collection.query(query_embeddings=[vector], n_results=n, include=[])
         candidates = np.asarray([rows["row_of"][i] for i in dense["ids"][0] if i in rows["row_of"]], dtype=np.int64)
-        rankings = [self._rank_dense(candidates, vector, rows)]
-        if rows["keywords"] is not None:
-            rankings.append(rows["keywords"].top(query, n))
-        order = reciprocal_rank_fusion(rankings, self.cfg.rrf_k)
+        order = self._fuse(query, candidates, vector, rows, n)
         cosine = rows["vectors"][order] @ vector if order else np.zeros(0)
         if not len(cosine) or cosine.max() < self.cfg.min_score:
             return []
@@ -106,14 +133,36 @@ class Searcher:
             kept = self._rerank(query, kept, rows)
         return self._collapse(kept, rows, k)
 
-    def _rank_dense(self, candidates: np.ndarray, vector: np.ndarray, rows: dict) -> list[int]:
-        """Chroma's candidates ordered by chunk cosine plus `doc_weight` x article cosine."""
-        if not len(candidates):
-            return []
+    def _dense_scores(self, candidates: np.ndarray, vector: np.ndarray, rows: dict) -> np.ndarray:
+        """Chunk cosine plus `doc_weight` x article cosine."""
         score = rows["vectors"][candidates] @ vector
         if self.cfg.doc_weight:
             score = score + self.cfg.doc_weight * (rows["doc_vectors"][rows["doc_of"][candidates]] @ vector)
-        return [int(row) for row in candidates[np.argsort(-score, kind="stable")]]
+        return score
+
+    def _fuse(self, query: str, candidates: np.ndarray, vector: np.ndarray, rows: dict, n: int) -> list[int]:
+        """Dense candidates merged with the `n` best BM25 rows, best first."""
+        if not len(candidates):
+            return []
+        dense = self._dense_scores(candidates, vector, rows)
+        if rows["keywords"] is None:
+            return [int(row) for row in candidates[np.argsort(-dense, kind="stable")]]
+        if self.cfg.fusion == "rrf":
+            dense_ranking = [int(row) for row in candidates[np.argsort(-dense, kind="stable")]]
+            return reciprocal_rank_fusion([dense_ranking, rows["keywords"].top(query, n)], self.cfg.rrf_k)
+        tokens = tokenize(query)
+        keyword_all = rows["keywords"].scores(tokens)
+        seen = set(candidates.tolist())
+        extra = np.asarray([row for row in best_rows(keyword_all, n) if row not in seen], dtype=np.int64)
+        if len(extra):
+            candidates = np.concatenate([candidates, extra])
+            dense = np.concatenate([dense, self._dense_scores(extra, vector, rows)])
+        keyword_scores = keyword_all[candidates]
+        title_scores = rows["titles"].scores(tokens)[rows["doc_of"][candidates]]
+        order = relative_score_fusion(
+            [(1.0, dense), (self.cfg.keyword_weight, keyword_scores), (self.cfg.title_weight, title_scores)]
+        )
+        return [int(row) for row in candidates[order]]
 
     def _rerank(self, query: str, kept: list[tuple[int, float]], rows: dict) -> list[tuple[int, float]]:
         """Reorder the floor-passing candidates with the configured cross-encoder (scores unchanged)."""

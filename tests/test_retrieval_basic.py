@@ -1,5 +1,7 @@
 """Search over the demo knowledge base with the real bundled embedding model."""
 
+import pytest
+
 from retrieval.config import RetrievalConfig
 from retrieval.search import Searcher, format_passages
 from retrieval.tool import make_search_tool, search_tool_schema, tool_schema
@@ -26,13 +28,25 @@ def test_one_article_gives_at_most_max_per_doc_passages(retrieval_cfg):
 
 
 def test_article_similarity_decides_between_close_articles(retrieval_cfg):
-    """The Care+ number sits in a contact table that reads like the general support page; the
-    article's overall similarity, not that one chunk's, says which article is meant."""
+    """The Care+ number sits in a contact table that reads like the general support page; in
+    the dense ranking the article's overall similarity, not that one chunk's, says which
+    article is meant."""
     query = "what's the phone number for care plus priority support"
-    with_article = Searcher(retrieval_cfg).search(query, k=2)
-    chunks_only = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "doc_weight": 0.0})).search(query, k=2)
+    dense = {**retrieval_cfg.__dict__, "hybrid": False}
+    with_article = Searcher(RetrievalConfig(**dense)).search(query, k=2)
+    chunks_only = Searcher(RetrievalConfig(**{**dense, "doc_weight": 0.0})).search(query, k=2)
     assert with_article[0].source == "warranty/kestrel-care-plus.md", [p.source for p in with_article]
     assert chunks_only[0].source == "orders/contact-customer-support.md", [p.source for p in chunks_only]
+
+
+def test_title_match_prefers_the_named_products_article(retrieval_cfg):
+    """A question naming a product: the article titled with it beats a general article whose
+    passage reads closer by meaning."""
+    query = "pods sport battery life on one charge"
+    with_titles = Searcher(retrieval_cfg).search(query, k=3)
+    without = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "title_weight": 0.0})).search(query, k=3)
+    assert with_titles[0].source == "guides/pods-sport-user-guide.md", [p.source for p in with_titles]
+    assert without[0].source == "troubleshooting/charging-problems.md", [p.source for p in without]
 
 
 def test_answer_deep_in_a_document_is_found_with_its_section(searcher):
@@ -42,11 +56,12 @@ def test_answer_deep_in_a_document_is_found_with_its_section(searcher):
     assert dome_travel & set(found), found
 
 
-def test_keyword_half_finds_exact_terms(retrieval_cfg):
+@pytest.mark.parametrize("fusion", ["score", "rrf"])
+def test_keyword_half_finds_exact_terms(retrieval_cfg, fusion):
     """A rare exact term (a payment error code) that the embedding model does not know: BM25
-    brings the passage holding it first."""
+    brings the passage holding it first, with either fusion."""
     query, term = "payment failed with P03", "P03"
-    hybrid = Searcher(retrieval_cfg).search(query, k=5)
+    hybrid = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "fusion": fusion})).search(query, k=5)
     assert hybrid and term in hybrid[0].text, [p.text[:80] for p in hybrid]
     dense = Searcher(RetrievalConfig(**{**retrieval_cfg.__dict__, "hybrid": False})).search(query, k=5)
     assert term not in dense[0].text, dense[0].text

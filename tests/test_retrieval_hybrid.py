@@ -2,7 +2,19 @@
 
 import numpy as np
 
-from retrieval.hybrid import KeywordIndex, is_near_duplicate, reciprocal_rank_fusion, shingles, tokenize
+import pytest
+
+from retrieval.config import RetrievalConfig
+from retrieval.errors import RetrievalError
+from retrieval.hybrid import (
+    KeywordIndex,
+    best_rows,
+    is_near_duplicate,
+    reciprocal_rank_fusion,
+    relative_score_fusion,
+    shingles,
+    tokenize,
+)
 
 TEXTS = [
     "Returns policy - Return window\nReturn any product within 30 days of delivery.",
@@ -30,6 +42,31 @@ def test_keyword_top_ranks_exact_terms_and_skips_non_matches():
 def test_reciprocal_rank_fusion_rewards_agreement():
     assert reciprocal_rank_fusion([[1, 2, 3], [3, 1, 4]], k=60)[:2] == [1, 3]
     assert reciprocal_rank_fusion([[5], []], k=60) == [5]
+
+
+def test_score_fusion_weighs_how_strong_a_match_is():
+    dense = np.array([0.90, 0.88, 0.50])
+    keyword = np.array([0.0, 9.0, 10.0])
+    # Ranks alone would put candidate 1 first (2nd + 2nd); scaled scores see that it is
+    # nearly as close as 0 by meaning and far ahead by keyword.
+    assert relative_score_fusion([(1.0, dense), (0.4, keyword)]).tolist() == [1, 0, 2]
+    # A weak keyword weight leaves the dense order alone.
+    assert relative_score_fusion([(1.0, dense), (0.01, keyword)]).tolist() == [0, 1, 2]
+    # A signal that does not vary, or a weight of 0, changes nothing; the first signal breaks ties.
+    flat = np.array([3.0, 3.0, 3.0])
+    assert relative_score_fusion([(1.0, dense), (5.0, flat), (0.0, keyword)]).tolist() == [0, 1, 2]
+    assert relative_score_fusion([(1.0, np.zeros(0))]).tolist() == []
+
+
+def test_best_rows_keeps_only_positive_scores_best_first():
+    assert best_rows(np.array([0.0, 2.0, 5.0, 1.0]), 3) == [2, 1, 3]
+    assert best_rows(np.array([0.0, 0.0]), 5) == []
+    assert best_rows(np.zeros(0), 5) == []
+
+
+def test_unknown_fusion_is_a_clear_error():
+    with pytest.raises(RetrievalError, match="fusion must be one of score, rrf"):
+        RetrievalConfig(fusion="mean")
 
 
 def test_near_duplicates_are_detected_but_siblings_are_not():
