@@ -9,6 +9,13 @@ and computes short inputs (decode steps, prompt-lookup drafts) with a small AVX2
 that rebuilds every weight bit for bit before multiplying in float32. Long inputs (the
 prompt) still go through the dense weights, so prefill is unchanged.
 
+A decode step is short, so once the weights are compact, Python's op-by-op dispatch and the
+attention over the KV cache take most of it. For short batch-1 inputs over the growing KV
+cache, each decoder layer therefore runs as one kernel call (`CompactDecoderLayer`: the same
+norm, rotary and activation ops as transformers, issued from C++), and attention reads the
+cache in the kernel (`decode_attention`). The kernel splits its work over its own helper
+threads, one per torch thread the process had when the model loaded.
+
 The kernel (kernels/compact_linear.cpp, ops `torch.ops.deskmate.*`) is compiled once with
 torch's C++ extension builder (about 15 s, cached under $TORCH_EXTENSIONS_DIR, by default
 ~/.cache/torch_extensions); without a compiler or AVX2 the model is left as it is.
@@ -49,8 +56,8 @@ def _build() -> bool:
         load(
             name="deskmate_compact_linear",
             sources=[str(SOURCE)],
-            extra_cflags=["-O3", "-mavx2", "-mfma", "-fopenmp"],
-            extra_ldflags=["-fopenmp"],
+            extra_cflags=["-O3", "-mavx2", "-mfma", "-pthread"],
+            extra_ldflags=["-pthread"],
             is_python_module=False,
         )
         return True
@@ -136,6 +143,7 @@ class CompactLinear(torch.nn.Module):
             dense = merged
             self.lora_down, self.lora_up = a.T.contiguous(), (b * scaling).T.contiguous()
         self.dense = dense
+        self.threads = torch.get_num_threads()  # the kernel's own helper threads, not OpenMP's
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // x.shape[-1]
@@ -143,9 +151,9 @@ class CompactLinear(torch.nn.Module):
             return self.dense(x)
         flat = x.reshape(rows, x.shape[-1]).contiguous()
         if self.kind == "q4_1":
-            y = torch.ops.deskmate.q41_linear(flat, self.codes, self.d, self.m)
+            y = torch.ops.deskmate.q41_linear(flat, self.codes, self.d, self.m, self.threads)
         else:
-            y = torch.ops.deskmate.q80_linear(flat, self.codes, self.d)
+            y = torch.ops.deskmate.q80_linear(flat, self.codes, self.d, self.threads)
         if self.lora_down is not None:
             y = torch.addmm(y, flat @ self.lora_down, self.lora_up)
         if self.dense.bias is not None:
@@ -162,6 +170,116 @@ def _lora_parts(module) -> tuple | None:
     if getattr(module, "use_dora", {}).get(name):
         return None
     return module.lora_A[name].weight.detach(), module.lora_B[name].weight.detach(), module.scaling[name]
+
+
+ATTENTION = "deskmate_decode"
+
+
+def decode_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
+    """transformers attention for `ATTENTION`: short batch-1 queries over the KV cache (decode
+    steps, prompt-lookup drafts) in the kernel on its own threads, anything else with SDPA.
+
+    The kernel applies the causal mask of a cache without padding, which is what a batch of
+    one has."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if (query.shape[0] == 1 and query.shape[2] <= MAX_ROWS and query.dtype == torch.float32
+            and query.device.type == "cpu" and not torch.is_grad_enabled() and not dropout
+            and kwargs.get("sliding_window") is None and scaling is not None):
+        return torch.ops.deskmate.decode_attention(query, key, value, scaling, module.decode_threads), None
+    return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+
+
+def use_decode_attention(model: torch.nn.Module) -> None:
+    """Switch a model whose attention is SDPA to `decode_attention` (same masks as SDPA)."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()  # a peft model: the transformers model inside
+    config = getattr(model, "config", None)
+    if getattr(config, "_attn_implementation", None) != "sdpa" or not hasattr(model, "set_attn_implementation"):
+        return
+    AttentionInterface.register(ATTENTION, decode_attention)
+    AttentionMaskInterface.register(ATTENTION, sdpa_mask)
+    threads = torch.get_num_threads()
+    for module in model.modules():
+        if hasattr(module, "num_key_value_groups"):
+            module.decode_threads = threads
+    model.set_attn_implementation(ATTENTION)
+
+
+PROJECTIONS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+               "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+
+
+class CompactDecoderLayer(torch.nn.Module):
+    """A Llama-style decoder layer whose short batch-1 steps over a growing KV cache run as one
+    kernel call (the same ops transformers runs one by one from Python, without the Python);
+    anything else goes to the wrapped layer."""
+
+    def __init__(self, layer: torch.nn.Module, threads: int):
+        super().__init__()
+        self.layer = layer
+        self.threads = threads
+        self.projections = [layer.get_submodule(name) for name in PROJECTIONS]
+        empty = torch.empty(0)
+        self.parts = [list(part) for part in zip(*(
+            (p.codes, p.d, p.m if p.kind == "q4_1" else empty,
+             empty if p.lora_down is None else p.lora_down.T.contiguous(),
+             empty if p.lora_up is None else p.lora_up.T.contiguous())
+            for p in self.projections))]
+        attention = layer.self_attn
+        self.heads = layer.self_attn.config.num_attention_heads
+        self.kv_heads = layer.self_attn.config.num_key_value_heads
+        self.scale, self.layer_idx = attention.scaling, attention.layer_idx
+
+    @staticmethod
+    def fits(layer: torch.nn.Module) -> bool:
+        try:
+            parts = [layer.get_submodule(name) for name in PROJECTIONS]
+            norms = layer.input_layernorm, layer.post_attention_layernorm
+            config = layer.self_attn.config
+        except AttributeError:
+            return False
+        return (all(isinstance(p, CompactLinear) and p.dense.bias is None for p in parts)
+                and all(type(n).__name__.endswith("RMSNorm") for n in norms)
+                and getattr(config, "hidden_act", "") == "silu" and not getattr(config, "attention_bias", False))
+
+    def forward(self, hidden_states, *args, past_key_values=None, position_embeddings=None, **kwargs):
+        rows = hidden_states.shape[1] if hidden_states.dim() == 3 else MAX_ROWS + 1
+        cache = getattr(past_key_values, "layers", None)
+        cache = cache[self.layer_idx] if cache is not None and self.layer_idx < len(cache) else None
+        if (hidden_states.shape[0] != 1 or rows > MAX_ROWS or hidden_states.dtype != torch.float32
+                or hidden_states.device.type != "cpu" or torch.is_grad_enabled() or position_embeddings is None
+                or getattr(cache, "room", None) is None or "deskmate" not in dir(torch.ops)):
+            return self.layer(hidden_states, *args, past_key_values=past_key_values,
+                              position_embeddings=position_embeddings, **kwargs)
+        keys, values, start = cache.reserve(rows)
+        cos, sin = position_embeddings
+        layer = self.layer
+        codes, d, m, lora_a, lora_b = self.parts
+        out = torch.ops.deskmate.decode_layer(
+            hidden_states[0].contiguous(), layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
+            layer.input_layernorm.variance_epsilon, codes, d, m, lora_a, lora_b, cos[0], sin[0], keys, values, start,
+            self.heads, self.kv_heads, self.scale, self.threads)
+        cache.advance(start + rows)
+        return out.unsqueeze(0)
+
+
+def compact_layers(model: torch.nn.Module) -> int:
+    """Wrap every decoder layer whose projections are all compact in a CompactDecoderLayer."""
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()  # a peft model: the transformers model inside
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if not isinstance(layers, torch.nn.ModuleList):
+        return 0
+    threads, count = torch.get_num_threads(), 0
+    for i, layer in enumerate(layers):
+        if CompactDecoderLayer.fits(layer):
+            layers[i] = CompactDecoderLayer(layer, threads)
+            count += 1
+    return count
 
 
 def compact_model(model: torch.nn.Module) -> int:
@@ -190,5 +308,8 @@ def compact_model(model: torch.nn.Module) -> int:
                 return 0  # a LoRA layer that stays with peft: let the caller merge the adapter instead
     for parent, child_name, layer in swaps:
         setattr(parent, child_name, layer)
+    if swaps:
+        use_decode_attention(model)
+        compact_layers(model)
     log.info("Compact decoding: %d linear layers read from 4/8-bit codes", len(swaps))
     return len(swaps)

@@ -31,23 +31,34 @@ def growing_cache(config):
     class GrowingLayer(DynamicLayer):
         room: tuple | None = None
 
-        def update(self, key_states, value_states, *args, **kwargs):
-            if not self.is_initialized:
-                self.lazy_initialization(key_states, value_states)
-                self.room = None
+        def reserve(self, new_tokens: int, like: tuple | None = None) -> tuple:
+            """`(key room, value room, start)` with room for `new_tokens` more at `start`; a new
+            room is shaped like the `like` (keys, values) pair, by default the current room."""
             length = self.get_seq_length()
-            end = length + key_states.shape[-2]
+            end = length + new_tokens
             moved = self.room is not None and length and self.keys.data_ptr() != self.room[0].data_ptr()
             if self.room is None or moved or end > self.room[0].shape[-2]:  # moved: reordered or selected
                 size = -(-(end + GROW_BLOCK) // GROW_BLOCK) * GROW_BLOCK
-                room = tuple(t.new_empty((*t.shape[:-2], size, t.shape[-1])) for t in (key_states, value_states))
+                room = tuple(t.new_empty((*t.shape[:-2], size, t.shape[-1])) for t in like or self.room)
                 if length:
                     room[0][..., :length, :].copy_(self.keys)
                     room[1][..., :length, :].copy_(self.values)
                 self.room = room
-            self.room[0][..., length:end, :].copy_(key_states)
-            self.room[1][..., length:end, :].copy_(value_states)
+            return self.room[0], self.room[1], length
+
+        def advance(self, end: int) -> None:
+            """The cache now holds the first `end` tokens of its room."""
             self.keys, self.values = self.room[0][..., :end, :], self.room[1][..., :end, :]
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+                self.room = None
+            keys, values, start = self.reserve(key_states.shape[-2], (key_states, value_states))
+            end = start + key_states.shape[-2]
+            keys[..., start:end, :].copy_(key_states)
+            values[..., start:end, :].copy_(value_states)
+            self.advance(end)
             return self.keys, self.values
 
     cache = DynamicCache(config=config)
@@ -118,12 +129,14 @@ class LocalGenerator:
         return StaticCache(config=self.model.config, max_cache_len=size)
 
     def _generate_compact(self, kwargs: dict) -> None:
-        """Generate with the prompt's forward pass on all threads and each decode step on one.
+        """Generate with the prompt's forward pass on all OpenMP threads and each decode step's
+        torch ops on one; the compact kernel splits a step's matmuls and attention over its own
+        helper threads.
 
-        A decode step with compact weights is short. Spread over OpenMP threads from a thread
-        other than the main one, each of its parallel ops waits for sleeping workers (libgomp
-        stops spinning once a process has more OpenMP threads than cores), which costs more
-        than the second core saves; one thread also leaves the other core to the server.
+        Spread over OpenMP threads from a thread other than the main one, each of a decode
+        step's many short parallel ops waits for sleeping workers (libgomp stops spinning once a
+        process has more OpenMP threads than cores), which costs more than the second core
+        saves. The kernel's helpers spin between the ops of a step instead.
         """
         import torch
 

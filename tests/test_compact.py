@@ -67,6 +67,77 @@ def test_lora_adapter_is_served_unmerged_on_the_compact_weights(dense):
             assert torch.allclose(served(x).logits, logits, atol=1e-3, rtol=1e-4)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("cached, rows", [(0, 1), (0, 5), (39, 1), (700, 1), (700, 4), (300, 16)])
+def test_decode_attention_matches_sdpa(cached, rows, threads):
+    """Short causal queries over a KV cache held in a larger preallocated room, as in decoding."""
+    torch.manual_seed(cached + rows)
+    total = cached + rows
+    keys, values = (torch.randn(1, 3, total + 50, 64)[:, :, :total] for _ in range(2))
+    query = torch.randn(1, 9, rows, 64)
+    mask = torch.ones(rows, total, dtype=torch.bool).tril(cached)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        query, keys, values, attn_mask=mask, scale=0.125, enable_gqa=True).transpose(1, 2)
+    got = torch.ops.deskmate.decode_attention(query, keys, values, 0.125, threads)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_kernel_called_from_two_threads_at_once_stays_exact():
+    """The kernel's helper threads serve one call at a time; a second caller meanwhile works alone."""
+    import threading
+
+    torch.manual_seed(0)
+    codes = torch.randint(0, 256, (1536, 288), dtype=torch.uint8)
+    d, m = torch.rand(1536, 18), torch.rand(1536, 18)
+    inputs = [torch.randn(rows, 576) for rows in (1, 2, 3, 4)]
+    expected = [torch.ops.deskmate.q41_linear(x, codes, d, m, 1) for x in inputs]
+    wrong = []
+
+    def hammer():
+        for _ in range(200):
+            for x, y in zip(inputs, expected):
+                if not torch.equal(torch.ops.deskmate.q41_linear(x, codes, d, m, 2), y):
+                    wrong.append(x.shape)
+
+    workers = [threading.Thread(target=hammer) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not wrong
+
+
+def test_cached_decode_steps_with_an_unmerged_lora_match_peft(dense):
+    """Decode steps after a prompt, where each decoder layer runs as one kernel call with the
+    LoRA update added on the compact weights, give peft's logits."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import DynamicCache
+
+    from assistant.generation import growing_cache
+
+    _, tokenizer = dense
+    base = load_chat_model(ModelConfig(device="cpu", compact_decoding=False))[0]
+    torch.manual_seed(1)
+    lora = get_peft_model(base, LoraConfig(r=8, target_modules="all-linear", init_lora_weights=False))
+    ids = tokenizer("Where is my parcel? It said out for delivery yesterday and nothing came.", return_tensors="pt")["input_ids"]
+    ids = torch.cat([ids, ids], 1)
+    assert ids.shape[1] > compact.MAX_ROWS
+    steps = [ids[:, :1], ids[:, 1:4], ids[:, 4:5]]
+    with torch.inference_mode():
+        cache = DynamicCache(config=base.config)
+        expected = [lora(ids, past_key_values=cache).logits[:, -1]]
+        expected += [lora(step, past_key_values=cache).logits for step in steps]
+        compact.compact_model(lora)
+        served = lora.get_base_model()
+        assert sum(type(m) is compact.CompactDecoderLayer for m in served.modules()) == base.config.num_hidden_layers
+        cache = growing_cache(served.config)
+        got = [served(ids, past_key_values=cache).logits[:, -1]]
+        got += [served(step, past_key_values=cache).logits for step in steps]
+    for g, e in zip(got, expected):
+        assert torch.allclose(g, e, atol=1e-3, rtol=1e-4)
+        assert torch.equal(g.argmax(-1), e.argmax(-1))
+
+
 def test_compact_generator_writes_the_dense_models_text(generator, dense, searcher):
     from retrieval.search import format_passages
 
