@@ -179,13 +179,18 @@ def decode_attention(module, query, key, value, attention_mask, dropout=0.0, sca
     """transformers attention for `ATTENTION`: short batch-1 queries over the KV cache (decode
     steps, prompt-lookup drafts) in the kernel on its own threads, anything else with SDPA.
 
-    The kernel applies the causal mask of a cache without padding, which is what a batch of
-    one has."""
+    The kernel applies the causal mask of a cache that holds exactly the keys so far (a batch
+    of one, growing cache); a mask whose last query row cannot see the last key (a static
+    cache's empty slots), or no mask where SDPA's own causal mask would differ, goes to SDPA."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if (query.shape[0] == 1 and query.shape[2] <= MAX_ROWS and query.dtype == torch.float32
             and query.device.type == "cpu" and not torch.is_grad_enabled() and not dropout
-            and kwargs.get("sliding_window") is None and scaling is not None):
+            and kwargs.get("sliding_window") is None and scaling is not None
+            and ((attention_mask is None and (query.shape[2] == 1 or key.shape[2] == query.shape[2]))
+                 or (attention_mask is not None and attention_mask.dtype == torch.bool and attention_mask.dim() == 4
+                                            and attention_mask.shape[-1] == key.shape[2]
+                                            and bool(attention_mask[0, 0, -1, -1])))):
         return torch.ops.deskmate.decode_attention(query, key, value, scaling, module.decode_threads), None
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
 
