@@ -257,7 +257,7 @@ class CompactDecoderLayer(torch.nn.Module):
         cache = cache[self.layer_idx] if cache is not None and self.layer_idx < len(cache) else None
         if (hidden_states.shape[0] != 1 or rows > MAX_ROWS or hidden_states.dtype != torch.float32
                 or hidden_states.device.type != "cpu" or torch.is_grad_enabled() or position_embeddings is None
-                or getattr(cache, "room", None) is None or "deskmate" not in dir(torch.ops)):
+                or getattr(cache, "room", None) is None):
             return self.layer(hidden_states, *args, past_key_values=past_key_values,
                               position_embeddings=position_embeddings, **kwargs)
         keys, values, start = cache.reserve(rows)
