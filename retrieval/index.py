@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .config import RetrievalConfig, parse_config
 from .documents import content_hash, embedding_text, load_folder, split_document
-from .embeddings import embed_texts
+from .embeddings import embed_documents
 from .errors import EmptyKnowledgeBaseError, RetrievalError
 from .store import mark_changed, open_collection, read_all
 
@@ -164,7 +164,7 @@ def _store(collection, chunks: list, cfg: RetrievalConfig, progress: bool, on_pr
     bar = tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=not progress or not chunks)
     for done, batch in enumerate(batches, 1):
         texts = [embedding_text(c.metadata["title"], c.metadata["section"], c.page_content) for c in batch]
-        vectors = embed_texts(cfg.embedding_model, texts, batch_size=size)
+        vectors = embed_documents(cfg.embedding_model, texts, batch_size=size)
         collection.upsert(
             ids=[c.metadata["chunk_id"] for c in batch],
             embeddings=vectors,

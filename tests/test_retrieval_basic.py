@@ -89,3 +89,18 @@ def test_tool_schema_and_result(searcher):
     assert result.artifact[0].number == 1
     assert format_passages(result.artifact) == result.content
     assert f"(source: {result.artifact[0].source})" in result.content
+
+
+def test_indexing_vectors_match_the_float32_query_vectors():
+    """Indexing may embed in bf16 on CPUs that compute it natively; the vectors stay the float32 ones."""
+    import numpy as np
+
+    from retrieval.embeddings import embed_documents, embed_texts
+
+    from conftest import KB_DIR
+
+    texts = [path.read_text(encoding="utf-8")[:1500] for path in sorted(KB_DIR.glob("returns/*.md"))[:6]]
+    name = RetrievalConfig().embedding_model
+    indexed, exact = embed_documents(name, texts), embed_texts(name, texts)
+    assert indexed.dtype == np.float32 and indexed.shape == exact.shape
+    assert (indexed * exact).sum(axis=1).min() > 0.999
