@@ -75,6 +75,11 @@ class RunConfig:
         metadata={"help": "Recompute activations to save memory: 'auto' (on with a GPU, where memory is the "
                           "limit; off on the CPU, where it only costs time), 'true' or 'false'."},
     )
+    bf16: str = field(
+        default="auto",
+        metadata={"help": "bf16 mixed precision: 'auto' (on with a GPU that has it, or a CPU with native bf16 "
+                          "instructions, AVX512-BF16 or AMX, where it about halves a step), 'true' or 'false'."},
+    )
     logging_steps: int = field(default=5, metadata={"help": "Steps between loss log lines."})
     eval_steps: int = field(default=0, metadata={"help": "Steps between evaluations (0: at the end of each epoch)."})
     save_steps: int = field(default=50, metadata={"help": "Steps between checkpoints."})
@@ -95,7 +100,7 @@ class RunConfig:
         """Every cross-field rule, with messages that say how to fix the setting."""
         if self.promotion not in ("evaluate", "always", "never"):
             raise TrainingError(f"--promotion is {self.promotion!r}; use evaluate, always or never.")
-        for name in ("load_in_4bit", "packing", "gradient_checkpointing"):
+        for name in ("load_in_4bit", "packing", "gradient_checkpointing", "bf16"):
             if getattr(self, name, "auto") not in ("auto", "true", "false"):
                 raise TrainingError(f"--{name} is {getattr(self, name)!r}; use auto, true or false.")
         if not 0 <= self.eval_fraction < 1:

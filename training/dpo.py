@@ -26,7 +26,8 @@ from assistant.registry import resolve_adapter
 from .combine import stack_adapters
 from .config import DPORunConfig, parse_run_config
 from .modeling import (
-    configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, trainer_kwargs, use_4bit,
+    configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, score_labelled_positions_on_cpu,
+    trainer_kwargs, use_4bit,
 )
 from .preferences import resolve_feedback_data
 from .runs import CHECKPOINTS, start_run
@@ -84,6 +85,7 @@ def run_dpo(cfg: DPORunConfig) -> Path:
     train, evals, info = prepare_data(cfg, "dpo", tokenizer)
 
     threads = configure_threads(cfg)
+    score_labelled_positions_on_cpu()
     model = policy_start(cfg, base_path, sft_dir)
     args = DPOConfig(
         **trainer_kwargs(cfg, str(run_dir / CHECKPOINTS), evals is not None),

@@ -20,7 +20,8 @@ from assistant.models import pick_device, resolve_base_model
 
 from .config import SFTRunConfig, parse_run_config
 from .modeling import (
-    configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, trainer_kwargs, use_4bit,
+    configure_threads, deadline_callback, load_base, load_tokenizer, lora_config, score_labelled_positions_on_cpu,
+    trainer_kwargs, use_4bit,
 )
 from .runs import CHECKPOINTS, start_run
 from .workflow import decide_promotion, evaluate_at_end, finish_run, prepare_data
@@ -58,6 +59,7 @@ def run_sft(cfg: SFTRunConfig) -> Path:
     train, evals, info = prepare_data(cfg, "sft", tokenizer)
 
     threads = configure_threads(cfg)
+    score_labelled_positions_on_cpu()
     model = load_base(cfg, base_path)
     args = sft_settings(cfg, str(run_dir / CHECKPOINTS), evals is not None)
     trainer = SFTTrainer(
