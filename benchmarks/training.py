@@ -4,11 +4,13 @@
     python benchmarks/training.py --device cuda --load_in_4bit --samples 256 --batch_size 8   # QLoRA on a GPU
 
 Both runs get the same dialogues, tokenized the same way (serving format, assistant-only
-labels), the same model, LoRA and dtype, each in its own process so peak memory is its
-own. The baseline is what a user gets from trl's defaults: padded batches of 8, no
-packing, gradient checkpointing on, LoRA on every layer. Ours: `training.sft`'s settings
-(padding-free; on the CPU whole samples per step, on a GPU packed rows; no recomputation;
-LoRA on the top `--lora_layers` layers as in configs/sft.yaml, 0 for all). Tokens per second
+labels), the same model and LoRA, each in its own process so peak memory is its own. The
+baseline is what a user gets from trl's defaults: padded batches of 8, no packing,
+gradient checkpointing on, LoRA on every layer, float32 on the CPU. Ours: `training.sft`'s
+settings (padding-free; on the CPU whole samples per step, on a GPU packed rows; no
+recomputation; LoRA on the top `--lora_layers` layers as in configs/sft.yaml, 0 for all;
+bf16 mixed precision where the hardware has it; on the CPU the LM head scores only the
+labelled positions). Tokens per second
 count real (non-padding) tokens over the training time. On a GPU, `--load_in_4bit` loads both
 bases in 4-bit NF4 (QLoRA) and peak GPU memory (torch's allocator) is reported too.
 """
@@ -47,7 +49,7 @@ def worker(args) -> dict:
 
     from assistant.models import resolve_base_model
     from training.config import SFTRunConfig
-    from training.modeling import configure_threads, load_base, load_tokenizer, lora_config
+    from training.modeling import configure_threads, load_base, load_tokenizer, lora_config, score_labelled_positions_on_cpu
     from training.sft import sft_settings
 
     cfg = SFTRunConfig(device=args.device, load_in_4bit="true" if args.load_in_4bit else "false",
@@ -66,6 +68,7 @@ def worker(args) -> dict:
         settings = sft_settings(cfg, tempfile.mkdtemp(), has_eval=False)
     if args.worker == "ours":
         cfg.lora_layers = args.lora_layers
+        score_labelled_positions_on_cpu()
     model = load_base(cfg, path)
     trainer = SFTTrainer(model=model, args=settings, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=lora_config(cfg, model))
@@ -81,6 +84,7 @@ def worker(args) -> dict:
         "tokens_per_s": round(sum(len(r["input_ids"]) for r in rows) / seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "peak_gpu_mb": round(torch.cuda.max_memory_allocated() / 2**20) if cuda else None,
+        "bf16": settings.bf16,
         "threads": threads,
         "torch": torch.__version__,
     }
@@ -125,7 +129,8 @@ def main() -> None:
     base, ours = results["baseline"], results["ours"]
     print(f"throughput ratio (ours / trl defaults): {ours['tokens_per_s'] / base['tokens_per_s']:.2f}x; "
           f"{memory} ratio: {ours[memory] / base[memory]:.2f}x; threads {args.threads}, "
-          f"ours with lora_layers {args.lora_layers}, batch_size {args.batch_size}")
+          f"ours with lora_layers {args.lora_layers}, batch_size {args.batch_size}; bf16 baseline {base['bf16']}, "
+          f"ours {ours['bf16']}")
 
 
 if __name__ == "__main__":
