@@ -154,8 +154,10 @@ class Assistant:
             head = text.lstrip()
             return "</tool_call>" in head or (not stream_answer and len(head) >= 11 and not is_tool_call(head))
 
-        pieces = self.generator.stream_messages(conversation, self.tools, self.cfg.chat.max_new_tokens, should_stop,
-                                                allow_tool_calls=allow_tool_calls)
+        chat = self.cfg.chat
+        pieces = self.generator.stream_messages(conversation, self.tools, chat.max_new_tokens, should_stop,
+                                                allow_tool_calls=allow_tool_calls,
+                                                unlikely_opening=(chat.no_evidence_message, chat.decline_confidence))
         for piece in pieces:
             timings.setdefault("first_token_s", time.perf_counter() - started)
             text += piece

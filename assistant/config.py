@@ -94,6 +94,13 @@ class ChatConfig:
         default="I don't know that from our help center. Would you like me to connect you with a person from our support team?",
         metadata={"help": "Answer when no passage clears the relevance floor."},
     )
+    decline_confidence: float = field(
+        default=0.5,
+        metadata={"help": "Local backend: the model may open an answer with the first word of no_evidence_message "
+                          "only when it gives that word at least this probability. Greedy decoding otherwise takes "
+                          "it whenever it is the likeliest of many openings: a tuned model that gave declining a "
+                          "fifth of its probability declined four in five answerable questions. 0 turns this off."},
+    )
 
 
 @dataclass

@@ -78,6 +78,24 @@ class _StopWhen:
         return torch.full((input_ids.shape[0],), self.should_stop(), dtype=torch.bool, device=input_ids.device)
 
 
+class _UnlikelyOpening:
+    """A transformers LogitsProcessor: at the first generated position, rule out the tokens in
+    `token_ids` that have less than `min_probability`, so that a greedy answer opens with them
+    only when the model favours them over all other openings together."""
+
+    def __init__(self, token_ids: list[int], min_probability: float, prompt_length: int):
+        self.token_ids, self.min_probability, self.prompt_length = token_ids, min_probability, prompt_length
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[-1] != self.prompt_length:
+            return scores
+        probabilities = scores.float().softmax(-1)
+        for token in self.token_ids:
+            unlikely = probabilities[:, token] < self.min_probability
+            scores[unlikely, token] = float("-inf")
+        return scores
+
+
 class LocalGenerator:
     """Greedy streaming generation with transformers (optionally with a LoRA adapter)."""
 
@@ -107,8 +125,8 @@ class LocalGenerator:
         return render_conversation(self.tokenizer, messages, tools, add_generation_prompt=True)
 
     def stream_messages(self, messages, tools, max_new_tokens: int, should_stop=None,
-                        allow_tool_calls: bool = True) -> Iterator[str]:
-        return self.stream(self.render(messages, tools), max_new_tokens, should_stop, allow_tool_calls)
+                        allow_tool_calls: bool = True, unlikely_opening: tuple[str, float] | None = None) -> Iterator[str]:
+        return self.stream(self.render(messages, tools), max_new_tokens, should_stop, allow_tool_calls, unlikely_opening)
 
     def _tool_call_ban(self) -> dict:
         """Generation settings that keep the model from opening a `<tool_call>` (tool choice 'none')."""
@@ -156,10 +174,14 @@ class LocalGenerator:
             torch.set_num_threads(threads)
 
     def stream(self, prompt: str, max_new_tokens: int, should_stop: Callable[[], bool] | None = None,
-               allow_tool_calls: bool = True) -> Iterator[str]:
-        """Yield text pieces of the model's greedy continuation of `prompt`."""
+               allow_tool_calls: bool = True, unlikely_opening: tuple[str, float] | None = None) -> Iterator[str]:
+        """Yield text pieces of the model's greedy continuation of `prompt`.
+
+        `unlikely_opening` = (text, p): the continuation opens with the first token of `text`
+        only when the model gives that token at least probability p.
+        """
         import torch
-        from transformers import StoppingCriteriaList, TextIteratorStreamer
+        from transformers import LogitsProcessorList, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.model.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -172,6 +194,12 @@ class LocalGenerator:
         )
         if not allow_tool_calls:
             kwargs.update(self._tool_call_ban())
+        if unlikely_opening and unlikely_opening[0].strip() and unlikely_opening[1] > 0:
+            text, min_probability = unlikely_opening
+            first = self.tokenizer(text.strip(), add_special_tokens=False)["input_ids"][:1]
+            kwargs["logits_processor"] = LogitsProcessorList(
+                [_UnlikelyOpening(first, min_probability, inputs["input_ids"].shape[-1])]
+            )
         if self.static_cache and self.model.device.type == "cuda":
             kwargs["past_key_values"] = self._static_cache(inputs["input_ids"].shape[1] + max_new_tokens)
         elif self.prompt_lookup_tokens > 0:

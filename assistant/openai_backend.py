@@ -43,8 +43,10 @@ class OpenAIGenerator:
         return max(1, len(text) // 4) if text else 0
 
     def stream_messages(self, messages: list[dict], tools: list[dict] | None, max_new_tokens: int,
-                        should_stop: Callable[[], bool] | None = None, allow_tool_calls: bool = True) -> Iterator[str]:
-        """Stream the server's reply; `allow_tool_calls` is advisory here (a call past the cap is dropped)."""
+                        should_stop: Callable[[], bool] | None = None, allow_tool_calls: bool = True,
+                        unlikely_opening: tuple[str, float] | None = None) -> Iterator[str]:
+        """Stream the server's reply; `allow_tool_calls` is advisory here (a call past the cap is dropped) and
+        `unlikely_opening` is not applied (the server decodes as it is configured)."""
         from openai import OpenAIError
 
         try:

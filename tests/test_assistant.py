@@ -25,9 +25,9 @@ class Recording:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True):
+    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True, **options):
         self.seen.append([dict(m) for m in messages])
-        return self.inner.stream_messages(messages, tools, max_new_tokens, should_stop, allow_tool_calls)
+        return self.inner.stream_messages(messages, tools, max_new_tokens, should_stop, allow_tool_calls, **options)
 
 
 class Scripted:
@@ -39,7 +39,7 @@ class Scripted:
     def count_tokens(self, text):
         return len(text.split())
 
-    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True):
+    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True, **options):
         self.seen.append(messages)
         self.allowed.append(allow_tool_calls)
         reply = self.replies.pop(0) if self.replies else "<tool_call>{}</tool_call>"
@@ -157,3 +157,43 @@ def test_tool_calls_can_be_ruled_out_for_the_local_model(generator):
     )
     text = "".join(generator.stream(prompt, max_new_tokens=16, allow_tool_calls=False))
     assert "<tool_call>" not in text and not text.lstrip().startswith("<tool")
+
+
+def test_an_unlikely_decline_opening_is_not_taken():
+    """Greedy decoding takes the decline's first token only when the model gives it enough probability."""
+    import torch
+
+    from assistant.generation import _UnlikelyOpening
+
+    rule = _UnlikelyOpening([2], 0.5, prompt_length=4)
+    likeliest_but_unsure = torch.log(torch.tensor([[0.2, 0.2, 0.3, 0.15, 0.15]]))
+    assert rule(torch.zeros(1, 4), likeliest_but_unsure.clone()).argmax().item() != 2
+    favoured = torch.log(torch.tensor([[0.1, 0.1, 0.6, 0.1, 0.1]]))
+    assert rule(torch.zeros(1, 4), favoured.clone()).argmax().item() == 2
+    later = rule(torch.zeros(1, 5), likeliest_but_unsure.clone())  # past the first generated position
+    assert later.argmax().item() == 2
+
+
+def test_the_local_model_opens_with_a_word_only_when_sure_enough(generator):
+    prompt = generator.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say hello."}], tokenize=False, add_generation_prompt=True
+    )
+    free = "".join(generator.stream(prompt, max_new_tokens=8))
+    opening = free.split()[0]
+    assert "".join(generator.stream(prompt, max_new_tokens=8, unlikely_opening=(opening, 0.0))) == free
+    held_back = "".join(generator.stream(prompt, max_new_tokens=8, unlikely_opening=(opening, 1.01)))
+    assert held_back.strip() and not held_back.lstrip().startswith(opening)
+
+
+def test_answers_are_generated_with_the_decline_rule(searcher, app_config):
+    options = []
+
+    class Recording(Scripted):
+        def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True, **kw):
+            options.append(kw.get("unlikely_opening"))
+            return super().stream_messages(messages, tools, max_new_tokens, should_stop, allow_tool_calls)
+
+    cfg = with_chat(app_config, decline_confidence=0.7)
+    Assistant(Recording("not a call", "Refunds take 5 days [1]."), searcher, cfg).answer(
+        [{"role": "user", "content": "how long do refunds take?"}])
+    assert options and all(o == (cfg.chat.no_evidence_message, 0.7) for o in options)

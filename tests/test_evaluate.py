@@ -74,7 +74,7 @@ class ScriptedModel:
     def count_tokens(self, text):
         return len(text.split())
 
-    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True):
+    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True, **options):
         self.calls += 1
         if self.calls == self.die_at:
             raise Killed()

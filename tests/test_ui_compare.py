@@ -28,7 +28,7 @@ class StubGenerator:
     def count_tokens(self, text):
         return len(text.split())
 
-    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True):
+    def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True, **options):
         results = [m["content"] for m in messages if m["role"] == "tool"]
         if not results:
             yield "<tool_call>{}</tool_call>"
