@@ -33,27 +33,32 @@ from assistant.models import load_chat_model
 QUESTION = "How long do I have to send back headphones I bought in the UK, and does the label cost anything?"
 
 
-def build_prompt(tokenizer, index_dir: str) -> str:
-    """The question with its four retrieved passages, rendered as the assistant serves it."""
+def render_after_search(tokenizer, question: str, passages) -> str:
+    """The prompt the model answers from after one search for `question`, rendered as the assistant serves it."""
     from assistant.chat_format import render_conversation, tool_call_message
     from assistant.config import ChatConfig
     from assistant.prompts import system_prompt
-    from retrieval.config import RetrievalConfig
-    from retrieval.index import ensure_index
-    from retrieval.search import Searcher, format_passages
+    from retrieval.search import format_passages
     from retrieval.tool import TOOL_NAME, search_tool_schema
 
-    cfg = RetrievalConfig(index_dir=index_dir, top_k=4)
-    ensure_index(cfg)
-    passages = Searcher(cfg).search(QUESTION, 4)
-    call = tool_call_message(TOOL_NAME, {"query": QUESTION})
     messages = [
         {"role": "system", "content": system_prompt(ChatConfig())},
-        {"role": "user", "content": QUESTION},
-        call,
+        {"role": "user", "content": question},
+        tool_call_message(TOOL_NAME, {"query": question}),
         {"role": "tool", "content": format_passages(passages)},
     ]
     return render_conversation(tokenizer, messages, [search_tool_schema()], add_generation_prompt=True)
+
+
+def build_prompt(tokenizer, index_dir: str) -> str:
+    """The question with its four retrieved passages, rendered as the assistant serves it."""
+    from retrieval.config import RetrievalConfig
+    from retrieval.index import ensure_index
+    from retrieval.search import Searcher
+
+    cfg = RetrievalConfig(index_dir=index_dir, top_k=4)
+    ensure_index(cfg)
+    return render_after_search(tokenizer, QUESTION, Searcher(cfg).search(QUESTION, 4))
 
 
 def timed(stream_fn, count_tokens) -> tuple[str, float, float]:
