@@ -45,10 +45,12 @@ def load_encoder(name: str, device: str = "cpu"):
 
 
 def native_bf16() -> bool:
-    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 matmuls run several times faster."""
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), where bf16 matmuls run several times
+    faster than float32 ones (training uses it too)."""
     import torch
 
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch's own CPU feature checks
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def embed_texts(name: str, texts: list[str], batch_size: int = 32):

@@ -29,10 +29,9 @@ def test_a_bad_checkpointing_value_says_what_to_use():
 
 
 def test_bf16_follows_the_cpu_unless_set():
-    import torch
+    from retrieval.embeddings import native_bf16
 
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    assert use_bf16(SFTRunConfig(device="cpu")) == native
+    assert use_bf16(SFTRunConfig(device="cpu")) == native_bf16()
     assert use_bf16(SFTRunConfig(device="cpu", bf16="true"))
     assert not use_bf16(SFTRunConfig(device="cpu", bf16="false"))
 

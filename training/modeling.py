@@ -33,7 +33,9 @@ def use_bf16(cfg: RunConfig) -> bool:
         return cfg.bf16 == "true"
     if pick_device(cfg.device).startswith("cuda"):
         return torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    from retrieval.embeddings import native_bf16
+
+    return native_bf16()
 
 
 def load_tokenizer(path: str):
