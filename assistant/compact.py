@@ -251,15 +251,16 @@ class CompactDecoderLayer(torch.nn.Module):
                 and all(type(n).__name__.endswith("RMSNorm") for n in norms)
                 and getattr(config, "hidden_act", "") == "silu" and not getattr(config, "attention_bias", False))
 
-    def forward(self, hidden_states, *args, past_key_values=None, position_embeddings=None, **kwargs):
+    def forward(self, hidden_states, *args, position_embeddings=None, **kwargs):
         rows = hidden_states.shape[1] if hidden_states.dim() == 3 else MAX_ROWS + 1
-        cache = getattr(past_key_values, "layers", None)
+        # transformers passes the cache as `cache` since 5.x's rename, as `past_key_values` before it.
+        cache = kwargs.get("cache") if kwargs.get("cache") is not None else kwargs.get("past_key_values")
+        cache = getattr(cache, "layers", None)
         cache = cache[self.layer_idx] if cache is not None and self.layer_idx < len(cache) else None
         if (hidden_states.shape[0] != 1 or rows > MAX_ROWS or hidden_states.dtype != torch.float32
                 or hidden_states.device.type != "cpu" or torch.is_grad_enabled() or position_embeddings is None
                 or getattr(cache, "room", None) is None):
-            return self.layer(hidden_states, *args, past_key_values=past_key_values,
-                              position_embeddings=position_embeddings, **kwargs)
+            return self.layer(hidden_states, *args, position_embeddings=position_embeddings, **kwargs)
         keys, values, start = cache.reserve(rows)
         cos, sin = position_embeddings
         layer = self.layer

@@ -7,6 +7,7 @@ as messages and yield text pieces; `stop()` lets the caller end a generation ear
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 
@@ -17,6 +18,13 @@ from .models import load_chat_model
 
 CACHE_BLOCK = 1024  # static KV cache sizes, in tokens
 GROW_BLOCK = 256  # growing KV cache: room added at a time, in tokens
+
+
+def cache_keyword(model) -> str:
+    """The keyword a model and its generate() take a KV cache by: `cache` in transformers that
+    renamed it (its forward names it), else `past_key_values`."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft passes kwargs on
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def growing_cache(config):
@@ -112,6 +120,7 @@ class LocalGenerator:
 
             self.threads = torch.get_num_threads()  # the process's setting, restored after each generation
         self._lock = threading.Lock()  # one generation at a time per model
+        self._cache_keyword = cache_keyword(model)
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> "LocalGenerator":
@@ -168,7 +177,7 @@ class LocalGenerator:
 
         hook = self.model.register_forward_pre_hook(pick_threads, with_kwargs=True)
         try:
-            self.model.generate(**kwargs, past_key_values=growing_cache(self.model.config))
+            self.model.generate(**kwargs, **{self._cache_keyword: growing_cache(self.model.config)})
         finally:
             hook.remove()
             torch.set_num_threads(threads)
@@ -201,7 +210,7 @@ class LocalGenerator:
                 [_UnlikelyOpening(first, min_probability, inputs["input_ids"].shape[-1])]
             )
         if self.static_cache and self.model.device.type == "cuda":
-            kwargs["past_key_values"] = self._static_cache(inputs["input_ids"].shape[1] + max_new_tokens)
+            kwargs[self._cache_keyword] = self._static_cache(inputs["input_ids"].shape[1] + max_new_tokens)
         elif self.prompt_lookup_tokens > 0:
             # Drafts copied from the prompt are checked in one forward pass: the same greedy text, fewer passes.
             kwargs["prompt_lookup_num_tokens"] = self.prompt_lookup_tokens

@@ -113,10 +113,11 @@ def test_cached_decode_steps_with_an_unmerged_lora_match_peft(dense):
     from peft import LoraConfig, get_peft_model
     from transformers import DynamicCache
 
-    from assistant.generation import growing_cache
+    from assistant.generation import cache_keyword, growing_cache
 
     _, tokenizer = dense
     base = load_chat_model(ModelConfig(device="cpu", compact_decoding=False))[0]
+    keyword = cache_keyword(base)  # the same cache keyword generate() is given
     torch.manual_seed(1)
     lora = get_peft_model(base, LoraConfig(r=8, target_modules="all-linear", init_lora_weights=False))
     ids = tokenizer("Where is my parcel? It said out for delivery yesterday and nothing came.", return_tensors="pt")["input_ids"]
@@ -125,14 +126,20 @@ def test_cached_decode_steps_with_an_unmerged_lora_match_peft(dense):
     steps = [ids[:, :1], ids[:, 1:4], ids[:, 4:5]]
     with torch.inference_mode():
         cache = DynamicCache(config=base.config)
-        expected = [lora(ids, past_key_values=cache).logits[:, -1]]
-        expected += [lora(step, past_key_values=cache).logits for step in steps]
+        expected = [lora(ids, **{keyword: cache}).logits[:, -1]]
+        expected += [lora(step, **{keyword: cache}).logits for step in steps]
         compact.compact_model(lora)
         served = lora.get_base_model()
-        assert sum(type(m) is compact.CompactDecoderLayer for m in served.modules()) == base.config.num_hidden_layers
+        layers = [m for m in served.modules() if type(m) is compact.CompactDecoderLayer]
+        assert len(layers) == base.config.num_hidden_layers
+        dense_calls = []
+        for layer in layers:  # the dense layer inside runs only for the prompt, not for decode steps
+            layer.layer.register_forward_pre_hook(lambda module, args: dense_calls.append(module))
         cache = growing_cache(served.config)
-        got = [served(ids, past_key_values=cache).logits[:, -1]]
-        got += [served(step, past_key_values=cache).logits for step in steps]
+        got = [served(ids, **{keyword: cache}).logits[:, -1]]
+        assert len(dense_calls) == len(layers)
+        got += [served(step, **{keyword: cache}).logits for step in steps]
+        assert len(dense_calls) == len(layers), "decode steps should run as one kernel call per layer"
     for g, e in zip(got, expected):
         assert torch.allclose(g, e, atol=1e-3, rtol=1e-4)
         assert torch.equal(g.argmax(-1), e.argmax(-1))
