@@ -98,8 +98,8 @@ class ChatConfig:
         default=0.5,
         metadata={"help": "Local backend: the model may open an answer with the first word of no_evidence_message "
                           "only when it gives that word at least this probability. Greedy decoding otherwise takes "
-                          "it whenever it is the likeliest of many openings: a tuned model that gave declining a "
-                          "fifth of its probability declined four in five answerable questions. 0 turns this off."},
+                          "it whenever it is the likeliest of many openings (README: How an answer is made). "
+                          "0 turns this off."},
     )
 
 
