@@ -87,7 +87,6 @@ SINGLE = [
     ("Can you sleep with the Pods 2 in? I'm a side sleeper", "sleeping with Pods 2 side sleeper", ["side sleep"]),
     ("does the dome have an fm radio in it", "Dome FM radio", ["fm"]),
     ("Is there an aux input on the Dome Max? want to plug my old ipod in", "Dome Max aux input", ["aux", "line-in", "line in"]),
-    ("where can I download the Dome Max user manual as a PDF?", "Dome Max user manual PDF", ["user manual", "user guide"]),
     ("is there a left/right balance slider for the arc in the app? i want the left side a bit louder",
      "Arc left right audio balance setting", ["audio balance", "left/right balance", "channel balance"]),
     ("does my arc switch itself off if i leave it on the desk all afternoon? keep finding it flat",
@@ -217,7 +216,7 @@ FOLLOW_UPS = [
          needles=["Turns the built-in microphones off"],
          second="can I dim that red light at night? the hub's in our bedroom", second_query="dim Hub light ring at night",
          absent=["dim", "brightness"]),
-    dict(first="how do i change the email address on my kestrel account?", first_query="change account email address",
+    dict(first="how do i change the email address on my kestrel account?", first_query="change email address on account",
          answer="Sign in, go to Account > Profile, select Change next to Email and enter your new address and current "
                 "password; then open the confirmation link we send to the new address, which is valid for 24 hours [{n}].",
          needles=["**Account > Profile**", "valid for 24 hours"],
