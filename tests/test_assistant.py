@@ -188,12 +188,12 @@ def test_the_local_model_opens_with_a_word_only_when_sure_enough(generator):
 def test_answers_are_generated_with_the_decline_rule(searcher, app_config):
     options = []
 
-    class Recording(Scripted):
+    class ScriptedSeeingOptions(Scripted):  # not the module's Recording, which wraps a real generator
         def stream_messages(self, messages, tools, max_new_tokens, should_stop=None, allow_tool_calls=True, **kw):
             options.append(kw.get("unlikely_opening"))
             return super().stream_messages(messages, tools, max_new_tokens, should_stop, allow_tool_calls)
 
     cfg = with_chat(app_config, decline_confidence=0.7)
-    Assistant(Recording("not a call", "Refunds take 5 days [1]."), searcher, cfg).answer(
+    Assistant(ScriptedSeeingOptions("not a call", "Refunds take 5 days [1]."), searcher, cfg).answer(
         [{"role": "user", "content": "how long do refunds take?"}])
     assert options and all(o == (cfg.chat.no_evidence_message, 0.7) for o in options)
