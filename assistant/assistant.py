@@ -23,6 +23,7 @@ from .chat_format import parse_tool_calls, tool_call_message
 from .citations import Citation, verify
 from .config import AppConfig
 from .conversation import trim_history, validate
+from .grounding import Grounding, GroundingSettings
 from .prompts import system_prompt
 from .safety import redact_passages
 
@@ -40,6 +41,8 @@ class Answer:
     refused: bool = False
     usage: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    draft: str = ""  # the model's own text, before the grounding checks
+    answerability: float | None = None  # the gate's probability that the passages answer the question
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,12 +70,25 @@ def load_generator(cfg: AppConfig):
     return LocalGenerator.from_config(cfg.model)
 
 
+def grounding_settings(chat) -> GroundingSettings:
+    return GroundingSettings(gate=chat.grounding, verify=chat.grounding, extractive_sentences=chat.extractive_sentences,
+                             gate_sample_false_refusals=chat.gate_sample_false_refusals, gate_examples=chat.gate_examples)
+
+
 class Assistant:
-    def __init__(self, generator, searcher: Searcher, cfg: AppConfig):
+    def __init__(self, generator, searcher: Searcher, cfg: AppConfig, grounding: Grounding | None = None):
         self.generator, self.searcher, self.cfg = generator, searcher, cfg
         self.tool = make_search_tool(searcher)
         self.tools = [tool_schema(self.tool)]
         self.handoff_re = re.compile(cfg.chat.handoff_pattern, re.IGNORECASE)
+        self._grounding = grounding
+
+    @property
+    def grounding(self) -> Grounding:
+        """The grounding checks for the served knowledge base, built from it on first use (then cached on disk)."""
+        if self._grounding is None:
+            self._grounding = Grounding.for_searcher(self.searcher, grounding_settings(self.cfg.chat))
+        return self._grounding
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> "Assistant":
@@ -89,8 +105,10 @@ class Assistant:
         self.cfg = dataclasses.replace(self.cfg, model=model_cfg)
 
     def reload_index(self) -> None:
-        """Pick up a re-indexed collection (after the admin page or `retrieval.index` ran)."""
+        """Pick up a re-indexed collection (after the admin page or `retrieval.index` ran); the grounding
+        checks are rebuilt for it on next use when its chunks changed."""
         self.searcher.refresh()
+        self._grounding = None
 
     def _search(self, queries: list[str], first_number: int) -> list[Passage]:
         """Search with each query, fuse the rankings, keep as many as one search gives (`top_k`, or more when a
@@ -137,13 +155,19 @@ class Assistant:
             timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)
-            if not passages and not found:
-                refusal = Answer(chat.no_evidence_message, [], [], False, False, refused=True, usage=usage, timings=timings)
+            answerability = None
+            if not passages and found and chat.grounding:
+                started_gate = time.perf_counter()
+                answerability = self.grounding.answerability(question, found)
+                timings["gate_s"] = time.perf_counter() - started_gate
+            if not passages and (not found or (answerability is not None and answerability < self.grounding.gate.threshold)):
+                refusal = Answer(chat.no_evidence_message, [], found, False, False, refused=True, usage=usage,
+                                 timings=timings, answerability=answerability)
                 yield from self._finish(refusal, started, True)
                 return
             passages += found
             conversation += [call, {"role": "tool", "content": format_passages(found), "tool_call_id": f"call_{round_}"}]
-        yield from self._finish(self._grounded_answer(text, passages, usage, timings), started)
+        yield from self._finish(self._grounded_answer(text, question, passages, usage, timings), started, chat.grounding)
 
     def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float,
                   allow_tool_calls: bool = True):
@@ -155,16 +179,17 @@ class Assistant:
             return "</tool_call>" in head or (not stream_answer and len(head) >= 11 and not is_tool_call(head))
 
         chat = self.cfg.chat
+        emit = stream_answer and not chat.grounding  # checked answers are shown once checked, not as drafted
         pieces = self.generator.stream_messages(conversation, self.tools, chat.max_new_tokens, should_stop,
                                                 allow_tool_calls=allow_tool_calls,
                                                 unlikely_opening=(chat.no_evidence_message, chat.decline_confidence))
         for piece in pieces:
             timings.setdefault("first_token_s", time.perf_counter() - started)
             text += piece
-            if stream_answer and len(text.lstrip()) >= 11 and not is_tool_call(text):
+            if emit and len(text.lstrip()) >= 11 and not is_tool_call(text):
                 yield Event("delta", text[streamed:])
                 streamed = len(text)
-        if stream_answer and not is_tool_call(text) and len(text) > streamed:
+        if emit and not is_tool_call(text) and len(text) > streamed:
             yield Event("delta", text[streamed:])
         usage["completion_tokens"] += self.generator.count_tokens(text)
         return text
@@ -181,13 +206,24 @@ class Assistant:
                 return query.strip()
         return question
 
-    def _grounded_answer(self, text: str, passages: list[Passage], usage: dict, timings: dict) -> Answer:
+    def _grounded_answer(self, text: str, question: str, passages: list[Passage], usage: dict, timings: dict) -> Answer:
+        """With the grounding checks: only supported sentences, each citing a passage that supports it, filled up
+        with the passages' own closest sentences. Without: the model's text with its citation numbers checked."""
         chat = self.cfg.chat
-        if is_tool_call(text) or not text.strip():  # a search past the cap is no answer
-            return Answer(chat.no_evidence_message, [], passages, False, False, refused=True, usage=usage, timings=timings)
-        clean, citations = verify(text.strip(), passages, chat.attribute_uncited)
+        draft = "" if is_tool_call(text) else text.strip()
+        if chat.grounding and passages:
+            started = time.perf_counter()
+            clean, citations = self.grounding.ground(draft, question, passages)
+            timings["verify_s"] = time.perf_counter() - started
+        elif draft:
+            clean, citations = verify(draft, passages, chat.attribute_uncited)
+        else:  # a search past the cap is no answer
+            clean, citations = "", []
+        if not clean:
+            return Answer(chat.no_evidence_message, [], passages, False, False, refused=True, usage=usage,
+                          timings=timings, draft=draft)
         refused = not citations and bool(REFUSAL_RE.search(clean))
-        return Answer(clean, citations, passages, bool(citations), False, refused, usage, timings)
+        return Answer(clean, citations, passages, bool(citations), False, refused, usage, timings, draft=draft)
 
     def _finish(self, answer: Answer, started: float, stream_text: bool = False) -> Iterator[Event]:
         if stream_text:

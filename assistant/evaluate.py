@@ -4,7 +4,10 @@
     python -m assistant.evaluate --adapter base latest-sft latest --limit 60 --report reports/eval.json
     python -m assistant.evaluate --help            # plus every assistant setting (--max_new_tokens, --top_k, ...)
 
-`--adapter` takes registry names or folders; `base` is the base model without an adapter.
+`--adapter` takes registry names or folders; `base` is the base model without an adapter;
+`extractive` answers with no model at all (the two passage sentences closest to the question),
+the anchor every model should beat. `--grounding false` switches the grounding checks off, to
+compare answers and latency with and without them.
 The knowledge base is indexed first if needed (its own index under $DESKMATE_HOME/eval-index,
 incremental). Each answer is appended to `<report>.rows.jsonl` as soon as it is scored, so a
 killed run continues where it stopped; rows are reused only for the same question, model and
@@ -33,6 +36,7 @@ from .errors import AssistantError
 from .metrics import METRICS, is_answerable, score_answer, summarize
 
 BASE = "base"
+EXTRACTIVE = "extractive"  # no model: the two passage sentences closest to the question
 
 
 def select(questions: list[dict], limit: int, seed: int = 0) -> list[dict]:
@@ -53,7 +57,7 @@ def question_id(question: dict, position: int) -> str:
 
 
 def model_config(cfg: AppConfig, label: str) -> AppConfig:
-    adapter = "" if label in (BASE, "") else label
+    adapter = "" if label in (BASE, EXTRACTIVE, "") else label
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, adapter=adapter))
 
 
@@ -113,15 +117,53 @@ class RowCache:
             os.fsync(handle.fileno())
 
 
-def answer_question(assistant, question: dict) -> dict:
+class ExtractiveAnswerer:
+    """The anchor every model is compared with: search with the customer's words and show the two passage
+    sentences closest to the question, quoted and cited. No gate and no model."""
+
+    sentences = 2
+
+    def __init__(self, cfg: AppConfig, searcher):
+        from .assistant import grounding_settings
+        from .grounding import Grounding
+
+        self.cfg, self.searcher = cfg, searcher
+        self.grounding = Grounding.for_searcher(searcher, grounding_settings(cfg.chat))
+
+    def stream(self, messages: list[dict]):
+        from .assistant import Answer, Event
+        from .citations import verify
+        from .grounding import quote
+        from .grounding.extractive import closest_sentences
+
+        started = time.perf_counter()
+        question = messages[-1]["content"]
+        passages = self.searcher.search(question, self.cfg.retrieval.top_k)
+        picked = closest_sentences(question, passages, self.grounding.encoder, self.grounding.vocabulary, self.sentences)
+        text, citations = verify(quote(picked), passages, attribute_uncited=False)
+        answer = Answer(text or self.cfg.chat.no_evidence_message, citations, passages, bool(citations), False,
+                        refused=not picked, timings={"total_s": time.perf_counter() - started, "search_s": 0.0})
+        yield Event("final", answer)
+
+
+def document_texts(searcher) -> dict[str, str]:
+    """Each indexed document's text (its chunks in order), for the supported-sentences metric."""
+    documents: dict[str, list[str]] = {}
+    for chunk in searcher.chunks():
+        documents.setdefault(chunk["source"], []).append(chunk["text"])
+    return {source: "\n".join(texts) for source, texts in documents.items()}
+
+
+def answer_question(assistant, question: dict, documents: dict[str, str] | None = None) -> dict:
     """Ask one question through the full loop and score the answer (an error is a row too)."""
     try:
         events = list(assistant.stream([{"role": "user", "content": question["question"]}]))
     except AssistantError as exc:
         return {"id": question.get("id"), "question": question["question"], "answerable": is_answerable(question),
                 "error": str(exc)}
-    raw = "".join(e.data for e in events if e.type == "delta")
-    return score_answer(question, events[-1].data, raw)
+    answer = events[-1].data
+    raw = answer.draft or "".join(e.data for e in events if e.type == "delta")
+    return score_answer(question, answer, raw, documents)
 
 
 def evaluate_model(cfg: AppConfig, questions: list[dict], cache: RowCache, searcher, label: str,
@@ -129,16 +171,20 @@ def evaluate_model(cfg: AppConfig, questions: list[dict], cache: RowCache, searc
     """Rows for every question, reusing cached ones; the model loads only when something is left to do."""
     from tqdm.auto import tqdm
 
-    key = settings_key(cfg)
+    key = settings_key(cfg) if label != EXTRACTIVE else f"{EXTRACTIVE}:{settings_key(cfg)}"
     cached = cache.rows(key)
     ids = [question_id(q, i) for i, q in enumerate(questions, 1)]
     todo = [(qid, q) for qid, q in zip(ids, questions) if (qid, q["question"]) not in cached]
     if len(todo) < len(questions):
         print(f"{label}: reusing {len(questions) - len(todo)} answers from {cache.path}", file=sys.stderr)
     if todo:
-        assistant = (make_assistant or build_assistant)(cfg, searcher)
+        if label == EXTRACTIVE:
+            assistant = ExtractiveAnswerer(cfg, searcher)
+        else:
+            assistant = (make_assistant or build_assistant)(cfg, searcher)
+        documents = document_texts(searcher) if hasattr(searcher, "chunks") else {}
         for qid, question in tqdm(todo, desc=label, unit="question", disable=not progress):
-            row = answer_question(assistant, question)
+            row = answer_question(assistant, question, documents)
             cache.append(key, qid, row)
             cached[(qid, question["question"])] = row
     return [cached[(qid, q["question"])] for qid, q in zip(ids, questions)]
@@ -227,7 +273,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, AppConfig]:
     parser.add_argument("--kb", default="data/kb", help="Knowledge-base folder.")
     parser.add_argument("--questions", default="data/eval/questions.jsonl", help="Questions JSONL file.")
     parser.add_argument("--adapter", action="extend", nargs="+", default=[],
-                        help="Models to compare: 'base', registry names or folders (default: the configured adapter).")
+                        help="Models to compare: 'base', registry names or folders (default: the configured adapter). "
+                             "The 'extractive' row (no model) is always added.")
     parser.add_argument("--limit", type=int, default=0, help="Evaluate a fixed sample of this many questions (0: all).")
     parser.add_argument("--report", default="eval_report.json", help="JSON report; the Markdown table goes beside it.")
     parser.add_argument("--fresh", action="store_true", help="Recompute answers instead of reusing earlier rows.")
@@ -241,6 +288,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, AppConfig]:
     if "--index_dir" not in rest:
         cfg.retrieval.index_dir = str(default_index_dir(Path(args.kb)))
     args.adapter = args.adapter or [cfg.model.adapter or BASE]
+    if EXTRACTIVE not in args.adapter:
+        args.adapter.insert(0, EXTRACTIVE)  # every report shows the no-model anchor beside the models
     return args, cfg
 
 

@@ -11,7 +11,11 @@ works for any knowledge base and any backend:
   retrieval recall@5 asks whether one of the first five passages the assistant retrieved does;
 - tool-call validity: the share of search turns (the first turn of every question, and any
   later turn that opens a tool call) in which the model wrote a well-formed search call;
-- refusal: the assistant's own judgement (`Answer.refused`), or a handoff.
+- refusal: the assistant's own judgement (`Answer.refused`), or a handoff;
+- supported sentences: of the sentences shown in answers that are not refusals, the share
+  whose every number and at least 70% of content words appear in a document the sentence
+  cites (a sentence without a citation is unsupported). Defined here on its own, without
+  the serving verifier, so the checks are measured by something they do not share code with.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ PERSON_RE = re.compile(
     re.IGNORECASE,
 )
 KEY_WORDS_NEEDED = 0.5
+SUPPORTED_WORDS_NEEDED = 0.7
+# A sentence ends at . ! or ? (and a closing quote), unless citation markers follow, which belong to it.
+SHOWN_SENTENCE_RE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')])|(?<=\]))\s+(?!\[\d)(?=[\"'(A-Z0-9])")
 
 # (key, label, direction): direction +1 = higher is better, -1 = lower is better, 0 = informative only.
 METRICS = [
@@ -41,6 +48,7 @@ METRICS = [
     ("model_citation_rate", "citation rate (model-written [n])", +1),
     ("citation_precision", "citation precision", +1),
     ("citation_recall", "citation recall", +1),
+    ("supported_sentences", "supported sentences", +1),
     ("refusal_accuracy", "refusal accuracy (unanswerable)", +1),
     ("false_refusal_rate", "false refusals (answerable)", -1),
     ("handoff_rate", "handoff offered", 0),
@@ -96,7 +104,37 @@ def is_answerable(question: dict) -> bool:
     return question.get("answerable", True) is not False and bool(question.get("support_doc") or question.get("answer"))
 
 
-def score_answer(question: dict, answer, raw_text: str) -> dict:
+def sentence_supported(sentence: str, cited_documents: list[str]) -> bool:
+    """Every number and at least 70% of the content words of the sentence appear in one cited document."""
+    words = content_words(MARKER_RE.sub(" ", sentence))
+    for document in cited_documents:
+        if numbers(sentence) <= numbers(document) and (
+            not words or len(words & content_words(document)) >= SUPPORTED_WORDS_NEEDED * len(words)
+        ):
+            return True
+    return False
+
+
+def sentence_support(text: str, passages: list[dict], documents: dict[str, str]) -> tuple[int, int]:
+    """(supported, shown) sentences of an answer; a sentence cites the documents of the passages it names."""
+    by_number = {p["number"]: p for p in passages}
+    supported = shown = 0
+    for sentence in SHOWN_SENTENCE_RE.split(text.strip()):
+        if not content_words(MARKER_RE.sub(" ", sentence)):
+            continue
+        shown += 1
+        sources = [by_number[int(n)]["source"] for n in MARKER_RE.findall(sentence) if int(n) in by_number]
+        cited = [documents.get(source) or by_number_text(by_number, source) for source in dict.fromkeys(sources)]
+        supported += sentence_supported(sentence, cited)
+    return supported, shown
+
+
+def by_number_text(by_number: dict, source: str) -> str:
+    """The retrieved passages of a document, where the document itself is not at hand."""
+    return "\n".join(p["text"] for p in by_number.values() if p["source"] == source)
+
+
+def score_answer(question: dict, answer, raw_text: str, documents: dict[str, str] | None = None) -> dict:
     """One JSON-ready row: what was answered and how it scores against the question."""
     passages = [p.to_dict() for p in answer.passages]
     by_number = {p["number"]: p for p in passages}
@@ -121,6 +159,8 @@ def score_answer(question: dict, answer, raw_text: str) -> dict:
         "latency_s": timings.get("total_s", 0.0),
         "generation_s": generation_s,
     }
+    if not row["refused"]:
+        row["supported_sentences"], row["shown_sentences"] = sentence_support(answer.text, passages, documents or {})
     if row["answerable"]:
         row.update(
             recall_hit=any(supports(p, question) for p in passages[:5]),
@@ -137,6 +177,11 @@ def score_answer(question: dict, answer, raw_text: str) -> dict:
 
 def _mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def _ratio(rows: list[dict], part: str, whole: str) -> float | None:
+    total = sum(r.get(whole, 0) for r in rows)
+    return sum(r.get(part, 0) for r in rows) / total if total else None
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -169,6 +214,7 @@ def summarize(rows: list[dict]) -> dict:
         "model_citation_rate": _mean([r["model_cited"] for r in answerable]),
         "citation_precision": sum(r["supported_citations"] for r in answerable) / citations if citations else None,
         "citation_recall": _mean([r["cites_support"] for r in answerable if r["support_retrieved"]]),
+        "supported_sentences": _ratio(done, "supported_sentences", "shown_sentences"),
         "refusal_accuracy": _mean([r["refused"] for r in unanswerable]),
         "false_refusal_rate": _mean([r["refused"] for r in answerable]),
         "handoff_rate": _mean([r["offers_person"] for r in done]),

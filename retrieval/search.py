@@ -113,6 +113,19 @@ class Searcher:
             }
         return self._rows
 
+    def chunks(self) -> list[dict]:
+        """Every indexed chunk as `{"text", "source", "title", "section", "doc_id"}` (for building the grounding
+        checks from the knowledge base itself)."""
+        count = self._recent_count()
+        if not count:
+            return []
+        rows = self._load(count)
+        return [
+            {"text": text or "", "source": meta.get("source", ""), "title": meta.get("title", ""),
+             "section": meta.get("section", ""), "doc_id": meta.get("doc_id", "")}
+            for text, meta in zip(rows["documents"], rows["metadatas"])
+        ]
+
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The best passages, numbered from 1; none when not one reaches `min_score` (cosine)."""
         k = k or self.cfg.top_k

@@ -106,7 +106,7 @@ def test_history_is_trimmed_to_the_budget_keeping_the_latest_turns():
 
 def test_malformed_tool_call_falls_back_to_a_plain_search(searcher, app_config):
     scripted = Scripted('<tool_call>{"name": "search_knowledge_base", "arguments": {"query": ', "Track it in Account > Orders [1].")
-    bot = Assistant(scripted, searcher, app_config)
+    bot = Assistant(scripted, searcher, with_chat(app_config, grounding=False))
     events, answer = ask(bot, "where can I see my order status")
     assert events[0].type == "tool_call" and events[0].data["arguments"]["query"] == "where can I see my order status"
     assert answer.usage["tool_calls"] == 1 and answer.usage["valid_tool_calls"] == 0
@@ -119,7 +119,7 @@ def call(query):
 
 def test_model_written_queries_are_used_and_rounds_are_capped(searcher, app_config):
     scripted = Scripted(call("order status meanings"), call("partially shipped"), call("split shipments"))
-    bot = Assistant(scripted, searcher, with_chat(app_config, tool_policy="auto", max_tool_rounds=2))
+    bot = Assistant(scripted, searcher, with_chat(app_config, tool_policy="auto", max_tool_rounds=2, grounding=False))
     events, answer = ask(bot, "what does partially shipped mean?")
     queries = [e.data["arguments"]["query"] for e in events if e.type == "tool_call"]
     assert queries == ["order status meanings", "partially shipped"]
@@ -131,7 +131,7 @@ def test_model_written_queries_are_used_and_rounds_are_capped(searcher, app_conf
 
 def test_a_repeated_search_makes_the_model_answer_instead(searcher, app_config):
     scripted = Scripted(call("order status meanings"), call("Order status meanings"), "It shows Partially shipped [1].")
-    bot = Assistant(scripted, searcher, app_config)
+    bot = Assistant(scripted, searcher, with_chat(app_config, grounding=False))
     events, answer = ask(bot, "what does partially shipped mean?")
     assert [e.type for e in events].count("tool_call") == 1
     assert scripted.allowed == [True, True, False]

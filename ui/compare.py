@@ -119,7 +119,7 @@ class Comparer:
         step(f"Answering with B ({adapter_label(name_b)})")
         generator, cfg = self.model(name_b)
         replay = ReplaySearcher(first.passages)
-        second = Assistant(generator, replay, cfg).answer(turns)
+        second = Assistant(generator, replay, cfg, grounding=self.service.assistant.grounding).answer(turns)
         return Comparison(
             question=question, adapter_a=name_a, adapter_b=name_b, answer_a=first.text, answer_b=second.text,
             citations_a=[c.to_dict() for c in first.citations], citations_b=[c.to_dict() for c in second.citations],

@@ -1,0 +1,143 @@
+"""Grounded answers: a gate before generation, a support check after it, the passages' own words as the floor.
+
+    grounding = Grounding.for_searcher(searcher, cfg)       # built from the indexed KB, cached beside the index
+    if not grounding.answerable(question, passages): ...    # decline before the model runs
+    text, citations = grounding.ground(draft, question, passages)
+
+Every sentence shown is supported by the passage it cites (`verifier.py`); sentences the
+model wrote without support are re-cited to a passage that supports them or dropped; the
+answer is filled up with the passage sentences closest to the question (`extractive.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from retrieval.search import Passage
+
+from ..citations import Citation
+from .extractive import closest_sentences, quote
+from .gate import LogisticModel, gate_features, heading_and_text
+from .signals import Encoder
+from .text import MARKER_RE, SENTENCE_END_RE, Vocabulary, strip_markers, tokens
+from .verifier import SupportVerifier
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class GroundingSettings:
+    """What the checks were built with and decide by (from `ChatConfig`)."""
+
+    gate: bool = True
+    verify: bool = True
+    extractive_sentences: int = 3
+    gate_sample_false_refusals: float = 0.03
+    gate_examples: int = 300
+
+
+class Grounding:
+    def __init__(self, encoder: Encoder, vocabulary: Vocabulary, gate: LogisticModel, verifier: SupportVerifier,
+                 settings: GroundingSettings):
+        self.encoder, self.vocabulary, self.gate, self.verifier, self.settings = encoder, vocabulary, gate, verifier, settings
+
+    # -- the three decisions -------------------------------------------------------------------------
+    def answerability(self, question: str, passages: list[Passage]) -> float:
+        """The gate's probability that the passages answer the question."""
+        return self.gate.probability(gate_features(question, passages, self.encoder, self.vocabulary))
+
+    def answerable(self, question: str, passages: list[Passage]) -> bool:
+        return bool(passages) and (not self.settings.gate or self.answerability(question, passages) >= self.gate.threshold)
+
+    def ground(self, draft: str, question: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+        """The answer as shown: the draft's supported sentences (each citing a passage that supports it),
+        then the passage sentences closest to the question, up to `extractive_sentences` sentences."""
+        kept = self.supported_sentences(draft, passages) if self.settings.verify else []
+        shown_words = set().union(*(tokens(s) for s, _ in kept)) if kept else set()
+        for sentence, passage in closest_sentences(question, passages, self.encoder, self.vocabulary,
+                                                   self.settings.extractive_sentences):
+            if len(kept) >= self.settings.extractive_sentences:
+                break
+            words = set(tokens(sentence))
+            if words and len(words - shown_words) >= 0.5 * len(words):
+                kept.append((f'"{sentence.rstrip()}"', passage))
+                shown_words |= words
+        text = " ".join(f"{with_marker(s, p.number)}" for s, p in kept)
+        cited = sorted({p.number: p for _, p in kept}.items())
+        return text, [Citation(n, p.doc_id, p.title, p.source, p.section, p.text[:300], p.score) for n, p in cited]
+
+    def supported_sentences(self, draft: str, passages: list[Passage]) -> list[tuple[str, Passage]]:
+        """Each draft sentence with the passage that supports it (its own citation first), unsupported ones dropped."""
+        by_number = {p.number: p for p in passages}
+        pieces = dict(zip(by_number, (v for v in self.encoder.piece_vectors([heading_and_text(p) for p in passages]))))
+        kept = []
+        for sentence in SENTENCE_END_RE.split(draft.strip()):
+            claim = strip_markers(sentence).strip()
+            if not tokens(claim):
+                continue
+            cited = [int(n) for n in MARKER_RE.findall(sentence) if int(n) in by_number]
+            order = cited + [n for n in by_number if n not in cited]
+            support = next((n for n in order if self.verifier.supports(claim, by_number[n], pieces[n])), None)
+            if support is not None:
+                kept.append((claim, by_number[support]))
+        return kept
+
+    # -- building and caching ------------------------------------------------------------------------
+    @classmethod
+    def for_searcher(cls, searcher, settings: GroundingSettings, progress: bool = True, rebuild: bool = False) -> "Grounding":
+        """The checks for the searcher's knowledge base: from the cache beside the index when it was built
+        for the same chunks and settings, otherwise built now (a few minutes on two CPU cores)."""
+        from .build import build
+
+        chunks = searcher.chunks()
+        path = cache_path(searcher.cfg)
+        key = fingerprint(chunks, searcher.cfg, settings)
+        if not rebuild and path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if data.get("key") == key:
+                    return cls.from_dict(data, searcher.cfg.embedding_model, settings)
+            except (OSError, ValueError, KeyError) as exc:
+                print(f"warning: rebuilding the grounding checks, {path} is unreadable ({exc})", file=sys.stderr)
+        data = build(searcher, chunks, settings, progress)
+        data["key"] = key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data), encoding="utf-8")
+        temporary.replace(path)  # a crash mid-write leaves the old file or none, never half of one
+        return cls.from_dict(data, searcher.cfg.embedding_model, settings)
+
+    @classmethod
+    def from_dict(cls, data: dict, embedding_model: str, settings: GroundingSettings) -> "Grounding":
+        encoder = Encoder(embedding_model, {int(k): v for k, v in data["encoder"]["piece_df"].items()},
+                          data["encoder"]["documents"])
+        gate = LogisticModel(**data["gate"])
+        verifier = SupportVerifier(encoder, data["verifier"]["soft_threshold"], data["verifier"]["min_word_coverage"])
+        return cls(encoder, Vocabulary.from_dict(data["vocabulary"]), gate, verifier, settings)
+
+
+def with_marker(sentence: str, number: int) -> str:
+    stripped = sentence.rstrip()
+    end = len(stripped) - 1 if stripped[-1:] in ".!?" else len(stripped)
+    return f"{stripped[:end]} [{number}]{stripped[end:]}"
+
+
+def cache_path(retrieval_cfg) -> Path:
+    return retrieval_cfg.resolved_index_dir() / f"grounding-{retrieval_cfg.collection}.json"
+
+
+def fingerprint(chunks: list[dict], retrieval_cfg, settings: GroundingSettings) -> str:
+    """Changes when the indexed chunks, the search settings or the gate's settings change."""
+    digest = hashlib.sha256(str(FORMAT_VERSION).encode())
+    for chunk in sorted(chunks, key=lambda c: (c["source"], c["text"])):
+        digest.update(f"{chunk['source']}\0{chunk['text']}\0".encode())
+    search = {k: v for k, v in asdict(retrieval_cfg).items() if k not in ("index_dir", "chroma_url", "kb_dir")}
+    digest.update(json.dumps([search, settings.gate_sample_false_refusals, settings.gate_examples], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+__all__ = ["Grounding", "GroundingSettings", "cache_path", "quote"]

@@ -1,0 +1,94 @@
+"""Text pieces the grounding checks share: sentences, content tokens, numbers and negations.
+
+Tokens are the search's own (`retrieval.hybrid.tokenize`: lower-case, stopwords out, a light
+suffix strip), so "refunds" in an answer meets "refund" in a passage the same way the keyword
+search matched them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from retrieval.hybrid import tokenize
+
+MARKER_RE = re.compile(r"\s?\[(\d{1,2})\]")
+NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
+SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+TABLE_RULE_RE = re.compile(r"^\|?[\s:|-]+\|?$")
+LIST_MARK_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+NEGATION_RE = re.compile(
+    r"\b(not|no|never|none|nothing|neither|nor|without|cannot|can't|won't|don't|doesn't|didn't|isn't|aren't|"
+    r"wasn't|weren't|shouldn't|couldn't|wouldn't|mustn't|unable|impossible)\b|n't\b",
+    re.IGNORECASE,
+)
+MIN_SENTENCE_TOKENS = 2
+
+
+def strip_markers(text: str) -> str:
+    return MARKER_RE.sub("", text or "")
+
+
+def tokens(text: str) -> list[str]:
+    """Content tokens of a text, citation markers removed."""
+    return tokenize(strip_markers(text))
+
+
+def numbers(text: str) -> set[str]:
+    """The numbers a text states ("1,200" and "1200" are the same number)."""
+    return {n.replace(",", "").rstrip(".") for n in NUMBER_RE.findall(strip_markers(text))}
+
+
+def is_negated(text: str) -> bool:
+    return bool(NEGATION_RE.search(text or ""))
+
+
+def clean_line(line: str) -> str:
+    """A Markdown line as plain text: list marks, heading marks, emphasis and table pipes removed."""
+    line = LIST_MARK_RE.sub("", line.strip())
+    line = line.lstrip("#> ").replace("**", "").replace("__", "").replace("`", "")
+    if line.startswith("|"):
+        line = " | ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+    return line.strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage or an answer: lines first (lists, tables, headings), then sentence ends."""
+    sentences = []
+    for line in (text or "").splitlines():
+        if not line.strip() or TABLE_RULE_RE.match(line.strip()) or line.strip() in ('"""',):
+            continue
+        for piece in SENTENCE_END_RE.split(clean_line(line)):
+            if len(tokens(piece)) >= MIN_SENTENCE_TOKENS or numbers(piece):
+                sentences.append(piece.strip())
+    return sentences
+
+
+class Vocabulary:
+    """Inverse document frequencies of the knowledge base's tokens (one document = one chunk)."""
+
+    def __init__(self, idf: dict[str, float], unknown: float):
+        self.idf, self.unknown = idf, unknown
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> "Vocabulary":
+        df = Counter(t for text in texts for t in set(tokenize(text)))
+        n = max(len(texts), 1)
+        idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+        return cls(idf, math.log((n + 1) / 0.5))
+
+    def weight(self, token: str) -> float:
+        return self.idf.get(token, self.unknown)
+
+    def coverage(self, query: list[str], found: set[str]) -> float:
+        """The share of the query tokens' weight that appears in `found`."""
+        total = sum(self.weight(t) for t in set(query))
+        return sum(self.weight(t) for t in set(query) if t in found) / total if total else 0.0
+
+    def to_dict(self) -> dict:
+        return {"idf": self.idf, "unknown": self.unknown}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Vocabulary":
+        return cls(dict(data["idf"]), float(data["unknown"]))

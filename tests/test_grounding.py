@@ -1,0 +1,101 @@
+"""The grounding checks on the demo knowledge base, with the real embedding and chat models."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.grounding import cache_path, fingerprint
+from assistant.metrics import sentence_support
+from retrieval.search import Passage
+
+WARRANTY = "warranty/standard-warranty.md"
+
+
+@pytest.fixture(scope="module")
+def grounding(assistant):
+    return assistant.grounding
+
+
+@pytest.fixture(scope="module")
+def warranty_passages(searcher):
+    found = searcher.search("warranty length by region", 4)
+    table = [p for p in found if p.source == WARRANTY and "United Kingdom" in p.text]
+    assert table, "the warranty table should be retrieved"
+    return found
+
+
+def table_number(passages: list[Passage]) -> int:
+    return next(p.number for p in passages if p.source == WARRANTY and "United Kingdom" in p.text)
+
+
+def test_a_sentence_with_a_changed_number_is_dropped(grounding, warranty_passages):
+    n = table_number(warranty_passages)
+    right = f"In the United Kingdom the standard warranty is 2 years [{n}]."
+    wrong = f"In the United Kingdom the standard warranty is 5 years [{n}]."
+    assert [s for s, _ in grounding.supported_sentences(right, warranty_passages)]
+    assert grounding.supported_sentences(wrong, warranty_passages) == []
+
+
+def test_a_negated_claim_is_dropped(grounding, searcher):
+    passages = searcher.search("do refurbished products have a warranty", 4)
+    source = next(p for p in passages if "Certified Refurbished products have a 1-year warranty" in p.text)
+    claim = f"Certified Refurbished products have a 1-year warranty in every region [{source.number}]."
+    negated = f"Certified Refurbished products do not have a 1-year warranty in every region [{source.number}]."
+    assert grounding.supported_sentences(claim, passages)
+    assert grounding.supported_sentences(negated, passages) == []
+
+
+def test_an_off_topic_passage_never_carries_a_citation(grounding, searcher):
+    passages = searcher.search("battery safety lithium shipping", 4)
+    draft = "No, we don't sell car batteries [1]. Kestrel offers a lifetime warranty on every battery [2]."
+    assert grounding.supported_sentences(draft, passages) == []
+    text, citations = grounding.ground(draft, "Do you sell car batteries?", passages)
+    assert "car batteries" not in text and "lifetime" not in text
+    for citation in citations:  # what is shown instead is the passages' own words
+        assert any(p.number == citation.number for p in passages)
+
+
+def test_a_supported_sentence_is_re_cited_to_the_passage_that_says_it(grounding, warranty_passages):
+    n = table_number(warranty_passages)
+    other = next(p.number for p in warranty_passages if p.number != n and "United Kingdom" not in p.text)
+    kept = grounding.supported_sentences(f"In the United Kingdom the standard warranty is 2 years [{other}].",
+                                         warranty_passages)
+    assert [p.number for _, p in kept] == [n]
+
+
+def test_car_batteries_are_declined_with_the_offer_of_a_person(assistant, app_config):
+    answer = assistant.answer([{"role": "user", "content": "Do you sell car batteries?"}])
+    assert answer.refused and not answer.citations
+    assert answer.text == app_config.chat.no_evidence_message
+    assert "person" in answer.text
+
+
+def test_every_shown_sentence_is_supported_by_what_it_cites(assistant, searcher):
+    documents = {}
+    for chunk in searcher.chunks():
+        documents[chunk["source"]] = documents.get(chunk["source"], "") + "\n" + chunk["text"]
+    for question in ("How long does a refund take to reach my card?", "How long do Pods 2 last on one charge?"):
+        answer = assistant.answer([{"role": "user", "content": question}])
+        assert not answer.refused, question
+        supported, shown = sentence_support(answer.text, [p.to_dict() for p in answer.passages], documents)
+        assert shown and supported == shown, answer.text
+
+
+def test_the_checks_are_cached_beside_the_index_for_the_same_chunks(assistant, searcher, grounding):
+    path = cache_path(searcher.cfg)
+    data = json.loads(path.read_text())
+    settings = grounding.settings
+    assert data["key"] == fingerprint(searcher.chunks(), searcher.cfg, settings)
+    assert data["gate"]["threshold"] == grounding.gate.threshold
+    changed = fingerprint(searcher.chunks()[1:], searcher.cfg, settings)
+    assert changed != data["key"]
+
+
+def test_supported_sentences_metric_reads_the_cited_document():
+    passages = [{"number": 1, "source": "a.md", "text": "Refunds reach your card in 3-10 business days."}]
+    documents = {"a.md": "Refunds reach your card in 3-10 business days after we receive the parcel."}
+    assert sentence_support("Refunds reach your card in 3-10 business days [1].", passages, documents) == (1, 1)
+    assert sentence_support("Refunds reach your card in 30 business days [1].", passages, documents) == (0, 1)
+    assert sentence_support("Refunds reach your card in 3-10 business days.", passages, documents) == (0, 1)
