@@ -36,10 +36,11 @@ class RetrievalConfig:
         default=BUNDLED_EMBEDDING_MODEL,
         metadata={"help": "Sentence-transformers model: 'bundled:all-MiniLM-L6-v2', a hub id or a local path."},
     )
-    top_k: int = field(default=5, metadata={"help": "Passages returned per search."})
+    top_k: int = field(default=4, metadata={"help": "Passages returned per search."})
     min_score: float = field(
-        default=0.35,
-        metadata={"help": "Relevance floor (cosine similarity): when no passage reaches it, the search finds no evidence."},
+        default=0.2,
+        metadata={"help": "Relevance floor (cosine similarity): when no passage reaches it, the search finds no evidence. "
+                          "Whether the passages found answer the question is the assistant's grounding gate's decision."},
     )
     min_passage_score: float = field(
         default=0.2, metadata={"help": "Once the floor is met, weaker passages below this cosine are still left out."}

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from assistant.grounding import cache_path, fingerprint
+from assistant.grounding.text import draft_sentences, statement_sentences
 from assistant.metrics import sentence_support
 from retrieval.search import Passage
 
@@ -81,6 +82,27 @@ def test_every_shown_sentence_is_supported_by_what_it_cites(assistant, searcher)
         assert not answer.refused, question
         supported, shown = sentence_support(answer.text, [p.to_dict() for p in answer.passages], documents)
         assert shown and supported == shown, answer.text
+
+
+def test_the_refund_question_shows_the_cards_days_from_the_timelines_article(assistant):
+    """Once declined with a garbled sentence; the help center's table says 3-10 business days."""
+    answer = assistant.answer([{"role": "user", "content": "How long does a refund take to reach my card?"}])
+    assert "3–10 business days" in answer.text, answer.text
+    assert "returns/refund-timelines.md" in {c.source for c in answer.citations}
+
+
+def test_passage_sentences_leave_out_headings_and_read_table_rows_with_their_columns():
+    text = ("## Lost your phone?\n\nAfter we refund, the time depends on your payment method:\n\n"
+            "| Payment method | Time to appear |\n|---|---|\n| PayPal | 1–3 business days |\n\n"
+            "**Good to know**\n\nIdentity checks take up to 3 business days.")
+    assert statement_sentences(text) == ["Payment method: PayPal; Time to appear: 1–3 business days.",
+                                         "Identity checks take up to 3 business days."]
+
+
+def test_a_draft_said_twice_or_echoing_the_tool_is_read_once():
+    draft = ("<tool_response> Returns - Time limit (source: returns/policy.md)\n## Returns\n"
+             "Paste the promo code [2]. Paste the promo code [2]. Returns are accepted within 30 days [1].")
+    assert draft_sentences(draft) == ["Paste the promo code [2].", "Returns are accepted within 30 days [1]."]
 
 
 def test_the_checks_are_cached_beside_the_index_for_the_same_chunks(assistant, searcher, grounding):

@@ -47,8 +47,9 @@ class StubSearcher:
 
 
 def make_comparer(tmp_path, served="latest", passages=(PASSAGE,)):
+    # The compare mechanics with scripted models: the grounding checks have their own tests.
     cfg = AppConfig(RetrievalConfig(), ModelConfig(adapter=served, adapters_dir=str(tmp_path / "adapters")),
-                    ChatConfig(), UIConfig())
+                    ChatConfig(grounding=False), UIConfig())
     searcher = StubSearcher(passages)
     service = ChatService(Assistant(StubGenerator(served), searcher, cfg), FeedbackStore(tmp_path / "fb.sqlite3"))
     loaded = []

@@ -119,7 +119,8 @@ class Comparer:
         step(f"Answering with B ({adapter_label(name_b)})")
         generator, cfg = self.model(name_b)
         replay = ReplaySearcher(first.passages)
-        second = Assistant(generator, replay, cfg, grounding=self.service.assistant.grounding).answer(turns)
+        shared = self.service.assistant.grounding if cfg.chat.grounding else None  # the served KB's checks, not the replay's
+        second = Assistant(generator, replay, cfg, grounding=shared).answer(turns)
         return Comparison(
             question=question, adapter_a=name_a, adapter_b=name_b, answer_a=first.text, answer_b=second.text,
             citations_a=[c.to_dict() for c in first.citations], citations_b=[c.to_dict() for c in second.citations],

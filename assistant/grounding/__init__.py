@@ -20,10 +20,10 @@ from pathlib import Path
 from retrieval.search import Passage
 
 from ..citations import Citation
-from .extractive import closest_sentences, quote
+from .extractive import closest_sentences, quote, quoted
 from .gate import LogisticModel, gate_features, heading_and_text
 from .signals import Encoder
-from .text import MARKER_RE, SENTENCE_END_RE, Vocabulary, strip_markers, tokens
+from .text import MARKER_RE, Vocabulary, draft_sentences, strip_markers, tokens
 from .verifier import SupportVerifier
 
 FORMAT_VERSION = 1
@@ -64,7 +64,7 @@ class Grounding:
                 break
             words = set(tokens(sentence))
             if words and len(words - shown_words) >= 0.5 * len(words):
-                kept.append((f'"{sentence.rstrip()}"', passage))
+                kept.append((quoted(sentence), passage))
                 shown_words |= words
         text = " ".join(f"{with_marker(s, p.number)}" for s, p in kept)
         cited = sorted({p.number: p for _, p in kept}.items())
@@ -75,7 +75,7 @@ class Grounding:
         by_number = {p.number: p for p in passages}
         pieces = dict(zip(by_number, (v for v in self.encoder.piece_vectors([heading_and_text(p) for p in passages]))))
         kept = []
-        for sentence in SENTENCE_END_RE.split(draft.strip()):
+        for sentence in draft_sentences(draft):
             claim = strip_markers(sentence).strip()
             if not tokens(claim):
                 continue
@@ -135,7 +135,9 @@ def fingerprint(chunks: list[dict], retrieval_cfg, settings: GroundingSettings) 
     digest = hashlib.sha256(str(FORMAT_VERSION).encode())
     for chunk in sorted(chunks, key=lambda c: (c["source"], c["text"])):
         digest.update(f"{chunk['source']}\0{chunk['text']}\0".encode())
-    search = {k: v for k, v in asdict(retrieval_cfg).items() if k not in ("index_dir", "chroma_url", "kb_dir")}
+    # The floors are not part of it: the examples are searched without them (`build.py`).
+    search = {k: v for k, v in asdict(retrieval_cfg).items()
+              if k not in ("index_dir", "chroma_url", "kb_dir", "min_score", "min_passage_score")}
     digest.update(json.dumps([search, settings.gate_sample_false_refusals, settings.gate_examples], sort_keys=True).encode())
     return digest.hexdigest()[:16]
 

@@ -11,13 +11,14 @@ finds nothing in a passage that never mentions impedance.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 
 import numpy as np
 
 from retrieval.embeddings import embed_texts, load_encoder, single_thread
 
 MAX_PIECES = 256  # word pieces read per passage; a chunk is at most ~900 characters
+CACHED_TEXTS = 512  # piece vectors kept (about 0.3 MB each)
 
 
 class Encoder:
@@ -28,6 +29,7 @@ class Encoder:
         self.model = load_encoder(model_name)
         self.tokenizer = self.model.tokenizer
         self.piece_df, self.documents = piece_df or {}, documents
+        self._cache: OrderedDict[str, tuple[np.ndarray, list[int]]] = OrderedDict()
 
     def fit_idf(self, texts: list[str]) -> None:
         ids = self.tokenizer(texts, add_special_tokens=False, truncation=True, max_length=MAX_PIECES)["input_ids"]
@@ -41,7 +43,22 @@ class Encoder:
         return embed_texts(self.model_name, texts) if texts else np.zeros((0, 384), dtype=np.float32)
 
     def piece_vectors(self, texts: list[str]) -> list[tuple[np.ndarray, list[int]]]:
-        """Unit-length contextual vectors of each text's word pieces (special tokens dropped), with their ids."""
+        """Unit-length contextual vectors of each text's word pieces (special tokens dropped), with their ids.
+
+        The last `CACHED_TEXTS` results are kept: the gate and the support check read the same
+        passages, and building the checks meets each chunk many times."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, result in zip(missing, self._encode(missing)):
+                self._cache[text] = result
+        for text in texts:
+            self._cache.move_to_end(text)
+        found = [self._cache[t] for t in texts]
+        while len(self._cache) > CACHED_TEXTS:
+            self._cache.popitem(last=False)
+        return found
+
+    def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, list[int]]]:
         import torch
 
         self.model.max_seq_length = MAX_PIECES

@@ -24,6 +24,7 @@ NEGATION_RE = re.compile(
     re.IGNORECASE,
 )
 MIN_SENTENCE_TOKENS = 2
+MIN_STATEMENT_WORDS = 5
 
 
 def strip_markers(text: str) -> str:
@@ -63,6 +64,59 @@ def split_sentences(text: str) -> list[str]:
             if len(tokens(piece)) >= MIN_SENTENCE_TOKENS or numbers(piece):
                 sentences.append(piece.strip())
     return sentences
+
+
+def cells(line: str) -> list[str]:
+    return [cell.strip().replace("**", "") for cell in line.strip().strip("|").split("|")]
+
+
+def table_row(header: list[str], row: list[str]) -> str:
+    """A table row as a sentence that names its columns: "Payment method: PayPal; Time to appear: 1–3 days"."""
+    parts = [f"{name}: {value}" if name else value for name, value in zip(header, row) if value]
+    return "; ".join(parts) + "."
+
+
+def statement_sentences(text: str) -> list[str]:
+    """The sentences of a passage that state something: headings, table header rows, bold labels,
+    questions (FAQ headings), lead-ins ending in a colon and short label-like pieces without a number
+    left out; a table row is read with its column names."""
+    lines = [line.strip() for line in (text or "").splitlines()]
+    following = [next((n for n in lines[i + 1:] if n), "") for i in range(len(lines))]
+    found, header = [], []
+    for line, after in zip(lines, following):
+        if line.startswith("|") and TABLE_RULE_RE.match(after):
+            header = cells(line)
+            continue
+        if not line.startswith("|"):
+            header = []
+        elif header and not TABLE_RULE_RE.match(line):
+            line = table_row(header, cells(line))
+        if not line or line.startswith("#") or (line.startswith("**") and line.rstrip(":").endswith("**")):
+            continue
+        for piece in split_sentences(line):
+            if piece.endswith(("?", ":")) or (len(piece.split()) < MIN_STATEMENT_WORDS and not numbers(piece)):
+                continue
+            found.append(piece)
+    return found
+
+
+ECHO_RE = re.compile(r"<\/?tool_|\(source:|^#", re.IGNORECASE)
+
+
+def draft_sentences(text: str) -> list[str]:
+    """The sentences of a model's draft, citation markers kept: echoed headings, tool markup and
+    passage headers left out, and a sentence said again (same words) kept once."""
+    found, seen = [], []
+    for line in (text or "").splitlines():
+        if ECHO_RE.search(line.strip()):
+            continue
+        for piece in split_sentences(line):
+            words = set(tokens(piece))
+            if piece.endswith("?") or any(len(words & before) >= 0.8 * len(words) for before in seen):
+                continue
+            seen.append(words)
+            found.append(piece)
+    return found
 
 
 class Vocabulary:
