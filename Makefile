@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# First run: trains the demo adapter (SFT then DPO) when none exists, then serves it.
+# First run: trains the demo adapter (SFT then DPO) when none exists, indexes the demo help
+# center and builds its grounding checks (both skipped when up to date), then serves it.
 demo: install
 	$(BIN)/python -m training.demo
+	$(BIN)/python -m training.grounding
 	$(BIN)/python -m ui --config configs/assistant.yaml --adapter latest
 
 train: install

@@ -32,7 +32,8 @@ def test_uploaded_document_is_searchable_after_reindex(tmp_path):
     (kb / "shipping").mkdir(parents=True)
     shutil.copy(KB_DIR / "shipping" / "tracking-your-parcel.md", kb / "shipping")
     (kb / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
-    cfg = RetrievalConfig(kb_dir=str(kb), index_dir=str(tmp_path / "index"))
+    # A floor that a gift-card question does not reach in a help center of one shipping article.
+    cfg = RetrievalConfig(kb_dir=str(kb), index_dir=str(tmp_path / "index"), min_score=0.35)
     searcher = Searcher(cfg)
     assistant = SimpleNamespace(cfg=SimpleNamespace(retrieval=cfg), searcher=searcher, reload_index=searcher.refresh)
     tasks.reindex(assistant)
