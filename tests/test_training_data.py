@@ -72,3 +72,22 @@ def test_validate_command_lists_problems_and_fails():
     # lengths are not checked with --max_length 0, so the over-long line 9 counts as a sample
     assert "3 sft samples, 6 errors, 1 warnings" in result.stdout
     assert "sft_bad.jsonl:3:" in result.stdout
+
+
+def test_validate_checks_each_file_as_what_it_holds(tmp_path):
+    """SFT dialogues and DPO pairs given together are each checked as their own kind."""
+    sft, dpo = tmp_path / "sft", tmp_path / "dpo"
+    sft.mkdir(), dpo.mkdir()
+    dialogue = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+    pair = {"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": "Hello!"}],
+            "rejected": [{"role": "assistant", "content": "Go away."}]}
+    (sft / "a.jsonl").write_text(json.dumps(dialogue) + "\n", encoding="utf-8")
+    (dpo / "b.jsonl").write_text(json.dumps(pair) + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "training.validate", str(sft), str(dpo)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 sft samples, 0 errors" in result.stdout and "1 dpo samples, 0 errors" in result.stdout
+    (dpo / "c.jsonl").write_text(json.dumps({"prompt": [], "chosen": [], "rejected": []}) + "\n", encoding="utf-8")
+    failed = subprocess.run([sys.executable, "-m", "training.validate", str(sft), str(dpo)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert failed.returncode == 1 and "c.jsonl:1:" in failed.stdout
