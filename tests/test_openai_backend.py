@@ -16,6 +16,7 @@ import pytest
 from assistant.assistant import Assistant
 from assistant.config import ModelConfig
 from assistant.errors import BackendUnavailableError
+from assistant.metrics import sentence_support
 from assistant.models import resolve_base_model
 from assistant.openai_backend import OpenAIGenerator
 
@@ -68,6 +69,12 @@ def test_assistant_answers_through_the_server(server, searcher, app_config):
     assert answer.passages and answer.text.strip()
     assert answer.usage["completion_tokens"] > 0
     assert "".join(e.data for e in events if e.type == "delta").strip()
+    # The same support check as the local backend: every shown sentence is in the document it cites.
+    documents = {}
+    for chunk in searcher.chunks():
+        documents[chunk["source"]] = documents.get(chunk["source"], "") + "\n" + chunk["text"]
+    supported, shown = sentence_support(answer.text, [p.to_dict() for p in answer.passages], documents)
+    assert answer.citations and shown and supported == shown, answer.text
 
 
 def test_unreachable_server_is_a_clear_error(app_config):
