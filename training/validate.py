@@ -19,6 +19,7 @@ from assistant.config import BUNDLED_CHAT_MODEL
 
 from .data import data_files, detect_kind, load_samples
 from .errors import TrainingError
+from .formatting import tokenizer_for
 
 
 def parse_args(argv=None):
@@ -65,8 +66,6 @@ def validate(argv=None) -> int:
 
             tokenizer = load_tokenizer(resolve_base_model(args.base_model))
         for kind, files in groups.items():
-            from .formatting import tokenizer_for
-
             tokenize = tokenizer_for(kind, tokenizer) if tokenizer is not None else None
             max_length = args.max_length if args.max_length is not None else training_max_length(kind)
             report = load_samples(files, kind, tokenize, max_length)
