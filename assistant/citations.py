@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 MARKER_RE = re.compile(r"\s?\[(\d{1,2})\]")
 SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")

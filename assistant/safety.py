@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 INJECTION_RE = re.compile(
     r"[^.!?\n]*\b("

@@ -1,4 +1,4 @@
-"""Search the knowledge base and format numbered passages.
+"""Search the knowledge base: hybrid dense + BM25 ranking with a relevance floor.
 
     python -m retrieval.search "how do I return my headphones?" [-k 5]
 """
@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .config import RetrievalConfig, parse_config
 from .documents import embedding_text
 from .embeddings import embed_query
-from .errors import ModelNotFoundError, RetrievalError
+from .errors import ModelNotFoundError, UserError
+from .passages import Passage, format_passages
 from .hybrid import (
     KeywordIndex,
     best_rows,
@@ -27,23 +27,6 @@ from .hybrid import (
 from .store import open_collection, read_all, write_generation
 
 COUNT_TTL = 1.0
-
-
-@dataclass
-class Passage:
-    """A retrieved chunk: its text plus where it came from and how well it matched."""
-
-    number: int
-    text: str
-    doc_id: str
-    source: str
-    title: str
-    section: str
-    chunk_id: str
-    score: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class Searcher:
@@ -241,20 +224,6 @@ def load_reranker(name: str):
         ) from exc
 
 
-def format_passages(passages: list[Passage]) -> str:
-    """The tool result the model reads: numbered, quoted passages with their source.
-
-    The text is quoted data from documents, never instructions; the system prompt says so.
-    """
-    if not passages:
-        return "No relevant passages found in the help center."
-    blocks = []
-    for p in passages:
-        heading = p.title if p.section in ("", p.title) else f"{p.title} - {p.section}"
-        blocks.append(f'[{p.number}] {heading} (source: {p.source})\n"""\n{p.text.strip()}\n"""')
-    return "\n\n".join(blocks)
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     query_parts, rest = [], []
@@ -272,7 +241,7 @@ def main(argv=None) -> int:
     (cfg,) = parse_config([RetrievalConfig], rest)
     try:
         print(format_passages(Searcher(cfg).search(" ".join(query_parts))))
-    except RetrievalError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

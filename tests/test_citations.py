@@ -1,5 +1,5 @@
 from assistant.citations import verify
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 
 def passage(n, text, source="returns/start-a-return.md"):

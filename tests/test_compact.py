@@ -146,7 +146,7 @@ def test_cached_decode_steps_with_an_unmerged_lora_match_peft(dense):
 
 
 def test_compact_generator_writes_the_dense_models_text(generator, dense, searcher):
-    from retrieval.search import format_passages
+    from retrieval.passages import format_passages
 
     assert generator.compact, "the bundled model should load with compact decoding on this CPU"
     model, tokenizer = dense

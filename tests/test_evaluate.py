@@ -9,7 +9,7 @@ from assistant import evaluate as ev
 from assistant.assistant import Answer, Assistant
 from assistant.citations import verify
 from assistant.metrics import key_content_present, score_answer, summarize, supports, token_f1
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 QUESTION = {"id": "q1", "question": "how long do pods 2 last", "answer": "Up to 8 hours, 30 hours with the case.",
             "support_doc": "products/pods.md", "support_text": "Up to 8 hours"}

@@ -9,7 +9,7 @@ import pytest
 from assistant.grounding import cache_path, fingerprint
 from assistant.grounding.text import draft_sentences, statement_sentences
 from assistant.metrics import sentence_support
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 WARRANTY = "warranty/standard-warranty.md"
 

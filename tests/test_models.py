@@ -19,7 +19,7 @@ def test_bundled_model_generates_offline(generator):
 
 def test_prompt_lookup_decoding_keeps_the_greedy_text(generator, searcher):
     from assistant.generation import LocalGenerator
-    from retrieval.search import format_passages
+    from retrieval.passages import format_passages
 
     question = "How long do refunds take to reach my card?"
     messages = [{"role": "user", "content": f"{question}\n\n{format_passages(searcher.search(question, 4))}"}]

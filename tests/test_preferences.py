@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from assistant.feedback import FeedbackStore
-from retrieval.search import Passage, format_passages
+from retrieval.passages import Passage, format_passages
 from training.config import DPORunConfig
 from training.data import file_hashes, load_samples
 from training.errors import TrainingError

@@ -10,7 +10,7 @@ from assistant.assistant import Assistant
 from assistant.config import AppConfig, ChatConfig, ModelConfig, UIConfig
 from assistant.feedback import FeedbackStore
 from retrieval.config import RetrievalConfig
-from retrieval.search import Passage
+from retrieval.passages import Passage
 from ui.admin_tasks import BASE_MODEL_CHOICE
 from ui.compare import Comparer, CompareError, answer_markdown, comparisons_table, notes
 from ui.service import ChatService

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.assistant import Assistant, load_generator
+from assistant.errors import UserError
 from assistant.registry import read_registry
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 from .admin_tasks import BASE_MODEL_CHOICE
 from .render import sources_markdown
@@ -27,7 +28,7 @@ CHOICES = ("a", "b", "written")
 COMPARISON_COLUMNS = ["id", "time", "question", "adapter A", "adapter B", "choice", "better answer"]
 
 
-class CompareError(Exception):
+class CompareError(UserError):
     """A compare action that cannot be done as asked; the message says what to do."""
 
 

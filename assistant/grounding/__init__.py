@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 from ..citations import Citation
 from .extractive import closest_sentences, quote, quoted

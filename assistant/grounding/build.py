@@ -22,7 +22,7 @@ import sys
 
 import numpy as np
 
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 from ..errors import AssistantError
 from .gate import LogisticModel, gate_features, heading_and_text

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 from .signals import Encoder
 from .text import Vocabulary, tokens

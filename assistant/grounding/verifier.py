@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from retrieval.search import Passage
+from retrieval.passages import Passage
 
 from .gate import heading_and_text
 from .signals import Encoder

@@ -56,7 +56,7 @@ def single_search(messages: list[dict]) -> int | None:
 def gives_answer_away(blocks: list[tuple[str, str, str]], answer: str, question: str) -> bool:
     from assistant.citations import content_words, support
     from assistant.metrics import key_content_present
-    from retrieval.search import Passage
+    from retrieval.passages import Passage
 
     gold = MARKER_RE.sub("", answer)
     if key_content_present(" ".join(text for _, _, text in blocks), gold, question):
