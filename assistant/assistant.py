@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -16,18 +17,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from retrieval.hybrid import reciprocal_rank_fusion
-from retrieval.search import Passage, Searcher, format_passages
-from retrieval.tool import TOOL_NAME, make_search_tool, tool_schema
+from retrieval.passages import Passage
+from retrieval.search import Searcher
+from retrieval.tool import TOOL_NAME
 
-from .chat_format import parse_tool_calls, tool_call_message
+from .chat_format import parse_tool_calls
 from .citations import Citation, verify
 from .config import AppConfig
 from .conversation import trim_history, validate
+from .dialogue import Dialogue
 from .grounding import Grounding, GroundingSettings
-from .prompts import system_prompt
 from .safety import redact_passages
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant
+log = logging.getLogger(__name__)
 REFUSAL_RE = re.compile(r"\b(don't|do not|can't|cannot) (know|find|answer|see)\b", re.IGNORECASE)
 
 
@@ -70,6 +72,27 @@ def load_generator(cfg: AppConfig):
     return LocalGenerator.from_config(cfg.model)
 
 
+def warn_if_trained_otherwise(adapter: str, cfg: AppConfig, dialogue: Dialogue) -> None:
+    """Log a warning when the adapter's run was trained on another system prompt or `top_k` than is served
+    (it then answers a prompt it never saw: retrain it with these settings, `python -m training.sft`)."""
+    import json
+    from pathlib import Path
+
+    from .registry import resolve_adapter
+
+    try:
+        folder = resolve_adapter(adapter, cfg.model.adapters_dir)
+        trained = json.loads(Path(folder, "manifest.json").read_text()).get("dialogue") if folder else None
+    except (OSError, ValueError):
+        return
+    served = dialogue.settings()
+    changed = [name for name in served if trained and name in trained and trained[name] != served[name]]
+    if changed:
+        log.warning("The adapter %r was trained with another %s than is served now; its answers may suffer. "
+                    "Retrain it with the served settings (python -m training.sft, then training.dpo).",
+                    adapter, " and ".join(changed))
+
+
 def grounding_settings(chat) -> GroundingSettings:
     return GroundingSettings(gate=chat.grounding, verify=chat.grounding, extractive_sentences=chat.extractive_sentences,
                              gate_sample_false_refusals=chat.gate_sample_false_refusals, gate_examples=chat.gate_examples)
@@ -78,9 +101,7 @@ def grounding_settings(chat) -> GroundingSettings:
 class Assistant:
     def __init__(self, generator, searcher: Searcher, cfg: AppConfig, grounding: Grounding | None = None):
         self.generator, self.searcher, self.cfg = generator, searcher, cfg
-        self.tool = make_search_tool(searcher)
-        self.tools = [tool_schema(self.tool)]
-        self.handoff_re = re.compile(cfg.chat.handoff_pattern, re.IGNORECASE)
+        self.dialogue = Dialogue.from_config(cfg)
         self._grounding = grounding
 
     @property
@@ -92,7 +113,10 @@ class Assistant:
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> "Assistant":
-        return cls(load_generator(cfg), Searcher(cfg.retrieval), cfg)
+        assistant = cls(load_generator(cfg), Searcher(cfg.retrieval), cfg)
+        if cfg.model.adapter:
+            warn_if_trained_otherwise(cfg.model.adapter, cfg, assistant.dialogue)
+        return assistant
 
     @property
     def adapter_name(self) -> str:
@@ -103,6 +127,7 @@ class Assistant:
         model_cfg = dataclasses.replace(self.cfg.model, adapter=name)
         self.generator = load_generator(dataclasses.replace(self.cfg, model=model_cfg))
         self.cfg = dataclasses.replace(self.cfg, model=model_cfg)
+        warn_if_trained_otherwise(name, self.cfg, self.dialogue)
 
     def reload_index(self) -> None:
         """Pick up a re-indexed collection (after the admin page or `retrieval.index` ran); the grounding
@@ -110,14 +135,14 @@ class Assistant:
         self.searcher.refresh()
         self._grounding = None
 
-    def _search(self, queries: list[str], first_number: int) -> list[Passage]:
-        """Search with each query, fuse the rankings, keep as many as one search gives (`top_k`, or more when a
-        searcher returns more), and number them from `first_number`."""
-        k = self.cfg.retrieval.top_k
+    def _search(self, queries: list[str], first_number: int, k: int) -> list[Passage]:
+        """Search with each query for `k` passages, fuse the rankings (reciprocal rank, the search's `rrf_k`),
+        keep as many as one search gives (`k`, or more when a searcher returns more), number them from
+        `first_number`."""
         results = [self.searcher.search(query, k) for query in dict.fromkeys(queries)]
         by_id = {p.chunk_id: p for found in results for p in found}
         keep = max([k, *map(len, results)])
-        order = reciprocal_rank_fusion([[p.chunk_id for p in found] for found in results], RRF_K)[:keep]
+        order = reciprocal_rank_fusion([[p.chunk_id for p in found] for found in results], self.cfg.retrieval.rrf_k)[:keep]
         renumbered = [dataclasses.replace(by_id[c], number=first_number + i) for i, c in enumerate(order)]
         return redact_passages(renumbered)
 
@@ -125,12 +150,12 @@ class Assistant:
         chat = self.cfg.chat
         question = validate(messages, chat)
         started = time.perf_counter()
-        if chat.handoff_on_request and self.handoff_re.search(question):
+        if self.dialogue.is_handoff_request(question):
             yield from self._finish(Answer(chat.handoff_message, [], [], False, handoff=True), started, True)
             return
         budget = chat.max_prompt_tokens - chat.max_new_tokens - 600  # room for system prompt and passages
         history = trim_history([m for m in messages if m["role"] != "system"], budget, self.generator.count_tokens)
-        conversation = [{"role": "system", "content": system_prompt(chat)}, *history]
+        conversation = self.dialogue.with_system(history)
         passages: list[Passage] = []
         usage = {"search_turns": 0, "tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
         timings = {"search_s": 0.0}
@@ -141,17 +166,17 @@ class Assistant:
             text = yield from self._generate(conversation, not must_search, usage, timings, started, can_search)
             if not (can_search and (must_search or is_tool_call(text))):
                 break
-            query = self._query(text, question, usage)
+            query, k = self._query(text, question, usage)
             if query.casefold() in searched:  # the same search again finds nothing new: answer now
                 text = yield from self._generate(conversation, True, usage, timings, started, False)
                 break
             searched.add(query.casefold())
-            call = tool_call_message(TOOL_NAME, {"query": query}, f"call_{round_}")
+            call = self.dialogue.search_call(query, f"call_{round_}")
             yield Event("tool_call", call["tool_calls"][0]["function"])
             started_search = time.perf_counter()
             # The first search of a question also uses the customer's own words: a small model's query
             # can drop what matters, and fusing both rankings keeps what either finds.
-            found = self._search([question, query] if round_ == 0 else [query], len(passages) + 1)
+            found = self._search([question, query] if round_ == 0 else [query], len(passages) + 1, k)
             timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)
@@ -166,7 +191,7 @@ class Assistant:
                 yield from self._finish(refusal, started, True)
                 return
             passages += found
-            conversation += [call, {"role": "tool", "content": format_passages(found), "tool_call_id": f"call_{round_}"}]
+            conversation += [call, self.dialogue.search_result(found, f"call_{round_}")]
         yield from self._finish(self._grounded_answer(text, question, passages, usage, timings), started, chat.grounding)
 
     def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float,
@@ -180,7 +205,7 @@ class Assistant:
 
         chat = self.cfg.chat
         emit = stream_answer and not chat.grounding  # checked answers are shown once checked, not as drafted
-        pieces = self.generator.stream_messages(conversation, self.tools, chat.max_new_tokens, should_stop,
+        pieces = self.generator.stream_messages(conversation, self.dialogue.tools(), chat.max_new_tokens, should_stop,
                                                 allow_tool_calls=allow_tool_calls,
                                                 unlikely_opening=(chat.no_evidence_message, chat.decline_confidence))
         for piece in pieces:
@@ -194,17 +219,17 @@ class Assistant:
         usage["completion_tokens"] += self.generator.count_tokens(text)
         return text
 
-    @staticmethod
-    def _query(text: str, question: str, usage: dict) -> str:
-        """The model's search query, or the customer's own words when the call is missing or malformed."""
+    def _query(self, text: str, question: str, usage: dict) -> tuple[str, int]:
+        """The model's search query and the passages it asked for (within 1..top_k), or the customer's own
+        words and `top_k` when the call is missing or malformed."""
         usage["search_turns"] += 1
         usage["tool_calls"] += int(is_tool_call(text))
         for call in parse_tool_calls(text) if is_tool_call(text) else []:
             query = call["arguments"].get("query")
             if call["name"] == TOOL_NAME and isinstance(query, str) and query.strip():
                 usage["valid_tool_calls"] += 1
-                return query.strip()
-        return question
+                return query.strip(), self.dialogue.passages_wanted(call["arguments"])
+        return question, self.dialogue.top_k
 
     def _grounded_answer(self, text: str, question: str, passages: list[Passage], usage: dict, timings: dict) -> Answer:
         """With the grounding checks: only supported sentences, each citing a passage that supports it, filled up

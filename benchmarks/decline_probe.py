@@ -73,6 +73,7 @@ def decline_logprob(model, tokenizer, prompt: str, opening: list[int]) -> float:
 
 
 def probe(name: str, cfg, items: list[tuple[str, str, list]]) -> dict:
+    from assistant.dialogue import Dialogue
     from assistant.models import load_chat_model
     from benchmarks.generation import render_after_search
 
@@ -81,7 +82,7 @@ def probe(name: str, cfg, items: list[tuple[str, str, list]]) -> dict:
     opening = tokenizer(cfg.chat.no_evidence_message.split(".")[0], add_special_tokens=False)["input_ids"]
     scores: dict[str, list[float]] = {}
     for kind, question, passages in items:
-        prompt = render_after_search(tokenizer, question, passages)
+        prompt = render_after_search(tokenizer, question, passages, Dialogue.from_config(cfg))
         scores.setdefault(kind, []).append(math.exp(decline_logprob(model, tokenizer, prompt, opening)))
     answerable = scores.get("answerable", [])
     return {

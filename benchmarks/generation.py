@@ -33,21 +33,16 @@ from assistant.models import load_chat_model
 QUESTION = "How long do I have to send back headphones I bought in the UK, and does the label cost anything?"
 
 
-def render_after_search(tokenizer, question: str, passages) -> str:
-    """The prompt the model answers from after one search for `question`, rendered as the assistant serves it."""
-    from assistant.chat_format import render_conversation, tool_call_message
-    from assistant.config import ChatConfig
-    from assistant.prompts import system_prompt
-    from retrieval.search import format_passages
-    from retrieval.tool import TOOL_NAME, search_tool_schema
+def render_after_search(tokenizer, question: str, passages, dialogue=None) -> str:
+    """The prompt the model answers from after one search for `question`, rendered as the assistant serves it
+    (`dialogue`: the served one, configs/assistant.yaml's by default)."""
+    from assistant.chat_format import render_conversation
+    from assistant.config import load_config
+    from assistant.dialogue import Dialogue
 
-    messages = [
-        {"role": "system", "content": system_prompt(ChatConfig())},
-        {"role": "user", "content": question},
-        tool_call_message(TOOL_NAME, {"query": question}),
-        {"role": "tool", "content": format_passages(passages)},
-    ]
-    return render_conversation(tokenizer, messages, [search_tool_schema()], add_generation_prompt=True)
+    dialogue = dialogue or Dialogue.from_config(load_config([])[0])
+    return render_conversation(tokenizer, dialogue.after_search(question, passages), dialogue.tools(),
+                               add_generation_prompt=True)
 
 
 def build_prompt(tokenizer, index_dir: str) -> str:

@@ -3,7 +3,8 @@
 import pytest
 
 from retrieval.config import RetrievalConfig
-from retrieval.search import Searcher, format_passages
+from retrieval.search import Searcher
+from retrieval.passages import format_passages
 from retrieval.tool import make_search_tool, search_tool_schema, tool_schema
 
 
@@ -85,7 +86,8 @@ def test_dense_only_mode_keeps_the_floor(retrieval_cfg):
 def test_tool_schema_and_result(searcher):
     tool = make_search_tool(searcher)
     schema = tool_schema(tool)
-    assert schema == search_tool_schema()
+    assert schema == search_tool_schema(searcher.cfg.top_k)
+    assert schema["function"]["parameters"]["properties"]["k"]["maximum"] == searcher.cfg.top_k
     assert schema["function"]["name"] == "search_knowledge_base"
     assert "query" in schema["function"]["parameters"]["properties"]
     result = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name, "args": {"query": "cancel my order"}})
@@ -93,6 +95,8 @@ def test_tool_schema_and_result(searcher):
     assert result.artifact[0].number == 1
     assert format_passages(result.artifact) == result.content
     assert f"(source: {result.artifact[0].source})" in result.content
+    capped = tool.invoke({"type": "tool_call", "id": "2", "name": tool.name, "args": {"query": "cancel my order", "k": 1}})
+    assert len(capped.artifact) == 1  # the k the model asks for is honoured
 
 
 def test_indexing_vectors_match_the_float32_query_vectors():

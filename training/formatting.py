@@ -1,8 +1,9 @@
 """Turn dialogues and preference pairs into token ids, rendered exactly as the assistant serves them.
 
-Rendering goes through `assistant.chat_format.render_conversation`, with the serving
-system prompt inserted when a dialogue has none and the search tool's schema when a
-line lists no tools. The loss mask covers the assistant turns only (tool calls
+Rendering goes through `assistant.chat_format.render_conversation`, with the served
+dialogue's system prompt (`assistant.dialogue`, from the assistant settings the run
+reads) inserted when a dialogue has none and the search tool's schema when a line lists
+no tools. The loss mask covers the assistant turns only (tool calls
 included, up to and including the end-of-turn token); it is computed from the rendering
 itself: the text of each assistant turn is what `render(messages[:i+1])` adds to
 `render(messages[:i], add_generation_prompt=True)`.
@@ -10,28 +11,15 @@ itself: the text of each assistant turn is what `render(messages[:i+1])` adds to
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from assistant.chat_format import render_conversation
-from assistant.config import ChatConfig
-from assistant.prompts import system_prompt
+from assistant.dialogue import Dialogue
 
 from .errors import EmptyMaskError, TrainingError
 
 
-@lru_cache(maxsize=1)
-def default_tools() -> tuple[dict, ...]:
-    from retrieval.tool import search_tool_schema
-
-    return (search_tool_schema(),)
-
-
-def serving_view(messages: list[dict], tools: list[dict] | None) -> tuple[list[dict], list[dict]]:
+def serving_view(messages: list[dict], tools: list[dict] | None, dialogue: Dialogue) -> tuple[list[dict], list[dict]]:
     """The messages and tools as the served model sees them."""
-    tools = list(tools) if tools else list(default_tools())
-    if not messages or messages[0].get("role") != "system":
-        messages = [{"role": "system", "content": system_prompt(ChatConfig())}, *messages]
-    return messages, tools
+    return dialogue.with_system(messages), list(tools) if tools else dialogue.tools()
 
 
 def assistant_spans(tokenizer, messages: list[dict], tools: list[dict]) -> tuple[str, list[tuple[int, int]]]:
@@ -69,9 +57,9 @@ def tokenize_segments(tokenizer, text: str, spans: list[tuple[int, int]]) -> tup
     return ids, mask
 
 
-def tokenize_sft(tokenizer, record: dict, where: str = "sample") -> dict:
+def tokenize_sft(tokenizer, record: dict, dialogue: Dialogue, where: str = "sample") -> dict:
     """`input_ids` and `assistant_masks` for one dialogue; fails if no token is trained on."""
-    messages, tools = serving_view(record["messages"], record.get("tools"))
+    messages, tools = serving_view(record["messages"], record.get("tools"), dialogue)
     text, spans = assistant_spans(tokenizer, messages, tools)
     input_ids, mask = tokenize_segments(tokenizer, text, spans)
     if not any(mask):
@@ -82,9 +70,9 @@ def tokenize_sft(tokenizer, record: dict, where: str = "sample") -> dict:
     return {"input_ids": input_ids, "assistant_masks": mask}
 
 
-def tokenize_dpo(tokenizer, record: dict, where: str = "sample") -> dict:
+def tokenize_dpo(tokenizer, record: dict, dialogue: Dialogue, where: str = "sample") -> dict:
     """`prompt_ids`, `chosen_ids` and `rejected_ids` for one preference pair."""
-    prompt, tools = serving_view(record["prompt"], record.get("tools"))
+    prompt, tools = serving_view(record["prompt"], record.get("tools"), dialogue)
     prompt_text = render_conversation(tokenizer, prompt, tools, add_generation_prompt=True)
     out = {"prompt_ids": tokenizer(prompt_text, add_special_tokens=False)["input_ids"]}
     for side in ("chosen", "rejected"):
@@ -98,7 +86,7 @@ def tokenize_dpo(tokenizer, record: dict, where: str = "sample") -> dict:
     return out
 
 
-def tokenizer_for(kind: str, tokenizer):
-    """`record -> token ids` for `data.load_samples`, in the serving format."""
+def tokenizer_for(kind: str, tokenizer, dialogue: Dialogue):
+    """`record -> token ids` for `data.load_samples`, in the format `dialogue` serves."""
     tokenize = tokenize_sft if kind == "sft" else tokenize_dpo
-    return lambda record: tokenize(tokenizer, record)
+    return lambda record: tokenize(tokenizer, record, dialogue)

@@ -15,8 +15,8 @@ format plus `kind` and `source` (e.g. "feedback:12"), which training ignores:
 - `compare`: picks in the admin Compare view: the picked answer over the other, or a
   written answer over each of the two.
 
-The prompt is what the served model saw: the question, the search call and the
-passages as `format_passages` printed them (no system message: training inserts the
+The prompt is what the served model saw (`assistant.dialogue`): the question, the search
+call and the passages as the search printed them (no system message: training inserts the
 serving one). A row with no passages gets an empty search result, as the assistant
 always searches first, except for a request for a person, which is answered without a
 search. Every text is masked again with `mask_personal_data`; nothing is ever unmasked.
@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.chat_format import tool_call_message
-from assistant.config import ChatConfig
+from assistant.dialogue import Dialogue
 from assistant.feedback import FeedbackStore, FeedbackStoreError, default_path, mask_personal_data
 from retrieval.config import cache_home
 
@@ -44,7 +43,7 @@ from .data import check_dpo, fingerprint
 from .errors import TrainingError
 
 if TYPE_CHECKING:
-    from retrieval.search import Passage
+    from retrieval.passages import Passage
 
 FEEDBACK_DATA = "feedback"  # this word in `training.dpo --data` means: export the database now, train on that
 COLLECT_HINT = (
@@ -69,6 +68,7 @@ class Export:
     pairs: list[dict] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     seen: set[str] = field(default_factory=set)
+    dialogue: Dialogue = field(default_factory=Dialogue)  # the served settings: which requests hand over
 
     def add(self, pair: dict) -> None:
         problems = check_dpo(pair)
@@ -112,7 +112,7 @@ def same_question_key(question: str) -> str:
 
 def rebuild_passages(rows: list[dict]) -> list[Passage]:
     """Passage objects from stored `Passage.to_dict()` rows, their texts masked."""
-    from retrieval.search import Passage
+    from retrieval.passages import Passage
 
     passages = []
     for i, row in enumerate(rows, start=1):
@@ -121,24 +121,12 @@ def rebuild_passages(rows: list[dict]) -> list[Passage]:
     return passages
 
 
-def is_handoff_request(question: str) -> bool:
-    """True when the served assistant would hand over to a person without searching."""
-    chat = ChatConfig()
-    return chat.handoff_on_request and re.search(chat.handoff_pattern, question, re.IGNORECASE) is not None
-
-
-def prompt_for(question: str, passages: list[dict]) -> list[dict]:
-    """The serving conversation up to the answer: question, search call and its result."""
-    from retrieval.search import format_passages  # the search stack loads only when feedback becomes pairs
-    from retrieval.tool import TOOL_NAME
-
-    user = {"role": "user", "content": question}
-    if not passages and is_handoff_request(question):
-        return [user]
-    call = tool_call_message(TOOL_NAME, {"query": question})
-    result = {"role": "tool", "content": format_passages(rebuild_passages(passages)),
-              "tool_call_id": call["tool_calls"][0]["id"]}
-    return [user, call, result]
+def prompt_for(question: str, passages: list[dict], dialogue: Dialogue) -> list[dict]:
+    """The serving conversation up to the answer: question, search call and its result (the question alone
+    for a request for a person, which the assistant hands over without searching)."""
+    if not passages and dialogue.is_handoff_request(question):
+        return [{"role": "user", "content": question}]
+    return dialogue.after_search(question, rebuild_passages(passages), system=False)
 
 
 def make_pair(prompt: list[dict], chosen: str, rejected: str, kind: str, source: str) -> dict:
@@ -166,10 +154,10 @@ def down_pairs(row: dict, up: dict | None, export: Export) -> str | None:
     better = clean(row.get("better_answer"))
     gave = False
     if better and better != answer:
-        export.add(make_pair(prompt_for(question, row["passages"]), better, answer, "better_answer", source))
+        export.add(make_pair(prompt_for(question, row["passages"], export.dialogue), better, answer, "better_answer", source))
         gave = True
     if up is not None and clean(up["answer"]) != answer:
-        up_prompt = prompt_for(clean(up["question"]), up["passages"])
+        up_prompt = prompt_for(clean(up["question"]), up["passages"], export.dialogue)
         export.add(make_pair(up_prompt, clean(up["answer"]), answer, "rated", f"feedback:{up['id']},{row['id']}"))
         gave = True
     if gave:
@@ -210,7 +198,7 @@ def comparison_pairs(rows: list[dict], export: Export) -> None:
         if not question or not a or not b or (row["choice"] == "written" and not written):
             export.skip(source, "empty question or answer")
             continue
-        prompt = prompt_for(question, row["passages"])
+        prompt = prompt_for(question, row["passages"], export.dialogue)
         if row["choice"] in ("a", "b"):
             chosen, rejected = (a, b) if row["choice"] == "a" else (b, a)
             if chosen == rejected:
@@ -225,9 +213,9 @@ def comparison_pairs(rows: list[dict], export: Export) -> None:
             export.add(make_pair(prompt, written, side, "compare", source))
 
 
-def build_pairs(store: FeedbackStore, since_id: int = 0) -> Export:
+def build_pairs(store: FeedbackStore, dialogue: Dialogue, since_id: int = 0) -> Export:
     """Every pair the store gives: feedback rows after `since_id`, and all comparisons."""
-    export = Export()
+    export = Export(dialogue=dialogue)
     feedback_pairs(store.feedback(since_id), export)
     comparison_pairs(store.comparisons(), export)
     return export
@@ -261,11 +249,17 @@ def open_store(db: str | Path | None) -> FeedbackStore:
         raise FeedbackExportError(str(exc)) from exc
 
 
-def export_pairs(db: str | Path | None = None, out: str | Path | None = None, since_id: int = 0) -> tuple[Path, Export]:
-    """Build the pairs from the database and write them to `out`; returns `(out, export)`."""
+def export_pairs(db: str | Path | None = None, out: str | Path | None = None, since_id: int = 0,
+                 dialogue: Dialogue | None = None) -> tuple[Path, Export]:
+    """Build the pairs from the database and write them to `out`; returns `(out, export)`. `dialogue`
+    defaults to the one configs/assistant.yaml serves."""
+    if dialogue is None:
+        from assistant.config import load_config
+
+        dialogue = Dialogue.from_config(load_config([])[0])
     store = open_store(db)
     try:
-        export = build_pairs(store, since_id)
+        export = build_pairs(store, dialogue, since_id)
     finally:
         store.close()
     out = Path(out) if out else default_out()
@@ -282,7 +276,7 @@ def resolve_feedback_data(cfg) -> dict | None:
     if FEEDBACK_DATA not in cfg.data or cfg.resume:
         return None
     db = Path(cfg.feedback_db) if cfg.feedback_db else default_path()
-    out, export = export_pairs(db)
+    out, export = export_pairs(db, dialogue=cfg.served_dialogue())
     if not export.pairs:
         raise FeedbackExportError(f"The feedback database {db} gave no preference pairs.\n{export.summary()}")
     cfg.data = list(dict.fromkeys(str(out) if entry == FEEDBACK_DATA else entry for entry in cfg.data))

@@ -40,7 +40,8 @@ def prepare_data(cfg: RunConfig, kind: str, tokenizer):
     """Validate and tokenize the files (before any model loads), split; returns `(train, eval, info)`."""
     from datasets import Dataset
 
-    tokenize = tokenizer_for(kind, tokenizer)
+    dialogue = cfg.served_dialogue()
+    tokenize = tokenizer_for(kind, tokenizer, dialogue)
     report = checked(cfg.data, kind, cfg, tokenize)
     if cfg.eval_data:
         train, evals = report.samples, checked(cfg.eval_data, kind, cfg, tokenize).samples
@@ -60,6 +61,7 @@ def prepare_data(cfg: RunConfig, kind: str, tokenizer):
         "eval_data": file_hashes(cfg.eval_data) if cfg.eval_data else "held out from data",
         "samples": {"train": len(train), "eval": len(evals), "bad_lines_skipped": len(report.errors),
                     "duplicates_skipped": len(report.warnings)},
+        "dialogue": dialogue.settings(),  # serving warns when it serves another one
     }
     log.info("%s data: %d train, %d eval samples", kind.upper(), len(train), len(evals))
     return to_dataset(train), to_dataset(evals), info
@@ -103,7 +105,8 @@ def decide_promotion(cfg: RunConfig, run_dir: Path) -> dict | None:
         record = {"promoted": False, "reasons": ["trained with --promotion never"]}
         set_status(cfg.adapters_dir, run_dir.name, False, record)
     else:
-        app = app_config(cfg.eval_kb, cfg.adapters_dir, base_model=cfg.base_model)
+        app = app_config(cfg.eval_kb, cfg.adapters_dir, base_model=cfg.base_model, config_file=cfg.assistant_config,
+                         chat=cfg.served_dialogue().chat)
         record = promote(run_dir.name, app, cfg.eval_questions, limit=cfg.promotion_limit,
                          tolerance=cfg.promotion_tolerance, progress=cfg.progress)
     log.info("%s", describe(run_dir.name, record))

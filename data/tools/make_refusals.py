@@ -8,7 +8,7 @@ min_score=0.0, the same settings as the other training files, so every search re
 four related passages that don't answer: realistic hard negatives) and writes:
 
 - data/refusals/sft.jsonl: one dialogue per line, user -> search_knowledge_base call ->
-  tool result (`format_passages`) -> a decline that offers a person from the support
+  tool result (`assistant.dialogue`) -> a decline that offers a person from the support
   team. FOLLOW_UPS are two-turn dialogues: an answerable question with a short cited
   answer written from its passage, then an unanswerable follow-up and its decline.
 - data/refusals/dpo.jsonl: pairs of kind "unanswerable" for other questions: prompt =
@@ -466,15 +466,13 @@ def check_decline(text: str) -> list[str]:
     return problems
 
 
-def tool_call(query: str) -> dict:
-    return {"role": "assistant", "content": "", "tool_calls": [
-        {"type": "function", "function": {"name": "search_knowledge_base", "arguments": {"query": query, "k": K}}}]}
-
-
 def main() -> int:
     from retrieval.config import RetrievalConfig
     from retrieval.index import ensure_index
-    from retrieval.search import Searcher, format_passages
+    from assistant.dialogue import Dialogue
+    from retrieval.search import Searcher
+
+    dialogue = Dialogue(top_k=K)  # the served messages: search call and passages as the assistant writes them
 
     problems: list[str] = []
     kb = kb_text()
@@ -520,8 +518,8 @@ def main() -> int:
         passages = search(query)
         sft_lines.append({"messages": [
             {"role": "user", "content": question},
-            tool_call(query),
-            {"role": "tool", "content": format_passages(passages)},
+            dialogue.search_call(query),
+            dialogue.search_result(passages),
             {"role": "assistant", "content": decline},
         ]})
     for f, decline in zip(FOLLOW_UPS, declines[len(SINGLE):]):
@@ -538,12 +536,12 @@ def main() -> int:
         second = search(f["second_query"])
         sft_lines.append({"messages": [
             {"role": "user", "content": f["first"]},
-            tool_call(f["first_query"]),
-            {"role": "tool", "content": format_passages(first)},
+            dialogue.search_call(f["first_query"]),
+            dialogue.search_result(first),
             {"role": "assistant", "content": answer},
             {"role": "user", "content": f["second"]},
-            tool_call(f["second_query"]),
-            {"role": "tool", "content": format_passages(second)},
+            dialogue.search_call(f["second_query"], "call_1"),
+            dialogue.search_result(second, "call_1"),
             {"role": "assistant", "content": decline},
         ]})
 
@@ -554,8 +552,7 @@ def main() -> int:
         if not numbers or any(not 1 <= x <= len(passages) for x in numbers):
             problems.append(f"{question!r}: rejected answer must cite a passage among 1-{len(passages)}")
         dpo_lines.append({
-            "prompt": [{"role": "user", "content": question}, tool_call(query),
-                       {"role": "tool", "content": format_passages(passages)}],
+            "prompt": dialogue.after_search(question, passages, query, system=False),
             "chosen": [{"role": "assistant", "content": chosen}],
             "rejected": [{"role": "assistant", "content": rejected}],
             "kind": "unanswerable",
