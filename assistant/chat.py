@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import sys
 
-from retrieval.errors import RetrievalError
 from retrieval.index import ensure_index
 
 from .assistant import Assistant
 from .config import load_config
-from .errors import AssistantError
+from .errors import AssistantError, UserError
 
 
 def print_sources(answer) -> None:
@@ -31,7 +30,7 @@ def main(argv=None) -> int:
     try:
         ensure_index(cfg.retrieval)
         assistant = Assistant.from_config(cfg)
-    except (AssistantError, RetrievalError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{cfg.chat.assistant_name} from {cfg.chat.company_name}. /reset starts over, /quit leaves.")

@@ -153,5 +153,5 @@ SECTIONS = (RetrievalConfig, ModelConfig, ChatConfig, UIConfig)
 
 def load_config(args=None, extra_types=()) -> tuple[AppConfig, tuple]:
     """Parse the YAML file and flags into an `AppConfig` (plus any extra dataclasses asked for)."""
-    parsed = parse_config([*SECTIONS, *extra_types], args)
+    parsed = parse_config([*SECTIONS, *extra_types], args, file_sections=SECTIONS)
     return AppConfig(*parsed[: len(SECTIONS)]), tuple(parsed[len(SECTIONS) :])

@@ -1,12 +1,13 @@
-"""Errors a user can cause in the assistant, each with a message that says what to do."""
+"""Errors a user can cause in the assistant, each with a message that says what to do (all are `UserError`s)."""
+
+from retrieval.errors import ConfigError, ModelNotFoundError, UserError
+
+__all__ = ["AssistantError", "BackendUnavailableError", "ConfigError", "InvalidMessageError", "ModelNotFoundError",
+           "UserError"]
 
 
-class AssistantError(Exception):
+class AssistantError(UserError):
     """Base class for assistant errors shown to users."""
-
-
-class ModelNotFoundError(AssistantError):
-    """The chat model or adapter could not be found locally."""
 
 
 class InvalidMessageError(AssistantError):

@@ -28,11 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-from retrieval.errors import RetrievalError
 from retrieval.evaluate import default_index_dir, load_questions
 
 from .config import AppConfig, load_config
-from .errors import AssistantError
+from .errors import AssistantError, UserError
 from .metrics import METRICS, is_answerable, score_answer, summarize
 
 BASE = "base"
@@ -299,7 +298,7 @@ def main(argv=None) -> int:
     try:
         questions = select(load_questions(Path(args.questions)), args.limit)
         result = evaluate(cfg, questions, args.adapter, report, args.fresh, not args.no_progress)
-    except (AssistantError, RetrievalError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(markdown_table(result))

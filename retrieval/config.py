@@ -6,11 +6,12 @@ exists) and are overridden by command-line flags, through trl's `TrlParser`.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import RetrievalError
+from .errors import ConfigError, RetrievalError
 
 DEFAULT_CONFIG_FILE = "configs/assistant.yaml"
 BUNDLED_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -88,20 +89,63 @@ class RetrievalConfig:
         return Path(self.index_dir) if self.index_dir else cache_home() / "index"
 
 
-def parse_config(dataclass_types, args=None):
+def parse_config(dataclass_types, args=None, file_sections=None, default_file=DEFAULT_CONFIG_FILE, defaults=None):
     """Parse `--config FILE.yaml` plus flag overrides into instances of `dataclass_types`.
 
-    YAML keys that belong to other parts of the product are ignored here, so one file
-    serves every entry point.
+    One file serves every entry point, so a YAML key may belong to a part of the product this
+    entry point does not load. `file_sections` lists every section the file may hold: a key
+    none of them has is a `ConfigError` that names the closest valid key. Without it (the
+    retrieval commands, which cannot know the others), a key that is close to one of
+    `dataclass_types`' fields but not one (`topk` for `top_k`) is that error. An unknown flag
+    always is. `default_file` is read when no `--config` is given; `defaults` replace the
+    dataclasses' own defaults (the file and flags still override them).
     """
+    import sys
+
     from trl import TrlParser
 
-    args = list(args) if args is not None else None
-    if args is None:
-        import sys
-
-        args = sys.argv[1:]
-    if "--config" not in args and Path(DEFAULT_CONFIG_FILE).exists():
-        args = ["--config", DEFAULT_CONFIG_FILE, *args]
+    args = list(sys.argv[1:] if args is None else args)
+    if "--config" not in args and Path(default_file).exists():
+        args = ["--config", default_file, *args]
+    own = {f for cls in dataclass_types for f in cls.__dataclass_fields__}
+    if "--config" in args:
+        path = args[args.index("--config") + 1] if args.index("--config") + 1 < len(args) else ""
+        check_file_keys(path, own, {f for cls in file_sections or () for f in cls.__dataclass_fields__} | own,
+                        strict=file_sections is not None)
     parser = TrlParser(dataclass_types)
-    return parser.parse_args_and_config(args, fail_with_unknown_args=False)
+    if defaults:
+        parser.set_defaults(**defaults)
+    try:
+        return parser.parse_args_and_config(args, fail_with_unknown_args=False)
+    except ValueError as exc:  # HfArgumentParser: "Some specified arguments are not used ...: [...]"
+        unknown = [a[2:].split("=")[0] for a in args if a.startswith("--") and a[2:].split("=")[0] not in own | {"config"}]
+        if not unknown:
+            raise
+        raise ConfigError(f"Unknown setting --{unknown[0]}{closest_hint(unknown[0], own)} "
+                          "(--help lists them all).") from exc
+
+
+def check_file_keys(path: str, own: set[str], known: set[str], strict: bool) -> None:
+    """Raise `ConfigError` for a YAML key no section knows (`strict`), or one that looks like a typo of `own`."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path!r} ({exc}); give an existing YAML file to --config.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold `setting: value` lines (a YAML mapping).")
+    for key in data:
+        if key in known or key == "env":
+            continue
+        near = difflib.get_close_matches(str(key), sorted(own), n=1, cutoff=0.75)
+        if strict or near:
+            hint = closest_hint(str(key), known) or "; remove it or check its spelling."
+            raise ConfigError(f"{path}: unknown setting {key!r}{hint}")
+
+
+def closest_hint(name: str, valid: set[str]) -> str:
+    near = difflib.get_close_matches(name, sorted(valid), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""

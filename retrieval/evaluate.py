@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .config import RetrievalConfig, cache_home, parse_config
-from .errors import RetrievalError
+from .errors import RetrievalError, UserError
 
 DEPTH = 5
 
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
         cfg.index_dir = str(default_index_dir(Path(args.kb)))
     try:
         result = evaluate(cfg, [Path(f) for f in args.questions])
-    except RetrievalError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     Path(args.report).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

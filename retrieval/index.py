@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .config import RetrievalConfig, parse_config
 from .documents import content_hash, embedding_text, load_folder, split_document
 from .embeddings import embed_documents
-from .errors import EmptyKnowledgeBaseError, RetrievalError
+from .errors import EmptyKnowledgeBaseError, UserError
 from .store import mark_changed, open_collection, read_all
 
 INDEX_FORMAT = "1"  # bump when chunk metadata or embedding text changes
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     (cfg,) = parse_config([RetrievalConfig], argv)
     try:
         print(build_index(cfg))
-    except RetrievalError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -4,6 +4,11 @@
 
 `--config` defaults to configs/sft.yaml (configs/dpo.yaml for DPO) when it exists;
 flags override the file. All cross-field checks live in `check()`.
+
+The served dialogue the adapter learns (system prompt with the company's identity and tone,
+the search tool) comes from the assistant's own settings, `--assistant_config`
+(configs/assistant.yaml), so training sees what serving serves; chat flags such as
+`--company_name "Acme Bikes"` override that file here as they do when serving.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ class RunConfig:
         default="evaluate",
         metadata={"help": "When the run becomes 'latest': 'evaluate' (only if not worse than the served adapter on "
                           "--eval_questions; the first adapter always), 'always', or 'never' (alias 'candidate')."},
+    )
+    assistant_config: str = field(
+        default="configs/assistant.yaml",
+        metadata={"help": "The assistant's settings (identity, tone, search): the adapter is trained on the dialogue "
+                          "they serve, and the promotion evaluation runs with them."},
     )
     eval_kb: str = field(default="data/kb", metadata={"help": "Knowledge base of the promotion evaluation."})
     eval_questions: str = field(
@@ -96,6 +106,14 @@ class RunConfig:
 
     stage = "run"
 
+    def served_dialogue(self):
+        """The served dialogue the run trains on: `--assistant_config` with any chat flags (`parse_run_config`)."""
+        if getattr(self, "_dialogue", None) is None:
+            from assistant.dialogue import Dialogue
+
+            self._dialogue = Dialogue.from_config(assistant_settings(self.assistant_config))
+        return self._dialogue
+
     def check(self) -> None:
         """Every cross-field rule, with messages that say how to fix the setting."""
         if self.promotion not in ("evaluate", "always", "never"):
@@ -153,14 +171,41 @@ class DPORunConfig(RunConfig):
 
 
 def parse_run_config(cls, default_file: str, args=None):
-    """Parse `--config FILE.yaml` plus flag overrides into `cls`; `--help` lists every field."""
-    import sys
+    """Parse `--config FILE.yaml` plus flag overrides into `cls`; `--help` lists every field.
 
-    from trl import TrlParser
+    The chat settings start from `--assistant_config` and take chat flags on top; the result is
+    `cfg.served_dialogue()`, the served dialogue the run trains on."""
+    import sys
+    from dataclasses import asdict
+
+    from assistant.config import ChatConfig
+    from assistant.dialogue import Dialogue
+    from retrieval.config import parse_config
 
     args = list(sys.argv[1:] if args is None else args)
-    if "--config" not in args and Path(default_file).exists():
-        args = ["--config", default_file, *args]
-    (cfg,) = TrlParser([cls]).parse_args_and_config(args)
+    app = assistant_settings(_flag(args, "--assistant_config", cls.assistant_config))
+    cfg, chat = parse_config([cls, ChatConfig], args, file_sections=[cls, ChatConfig], default_file=default_file,
+                             defaults=asdict(app.chat))
     cfg.check()
+    cfg._dialogue = Dialogue(chat, app.retrieval.top_k)
     return cfg
+
+
+def assistant_settings(path: str):
+    """The `AppConfig` of the assistant's YAML file (the defaults when the default file is absent)."""
+    from assistant.config import load_config
+
+    if Path(path).exists():
+        return load_config(["--config", path])[0]
+    if path != RunConfig.assistant_config:
+        raise TrainingError(f"--assistant_config {path} does not exist; give the assistant's YAML file.")
+    return load_config([])[0]
+
+
+def _flag(args: list[str], name: str, default: str) -> str:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return default

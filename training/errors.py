@@ -1,7 +1,9 @@
-"""Errors a user can cause when training, each with a message that says what to do."""
+"""Errors a user can cause when training, each with a message that says what to do (all are `UserError`s)."""
+
+from retrieval.errors import UserError
 
 
-class TrainingError(Exception):
+class TrainingError(UserError):
     """Base class for training errors shown to users."""
 
 

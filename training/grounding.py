@@ -14,9 +14,8 @@ import sys
 
 from assistant.assistant import grounding_settings
 from assistant.config import load_config
-from assistant.errors import AssistantError
+from assistant.errors import UserError
 from assistant.grounding import Grounding, cache_path
-from retrieval.errors import RetrievalError
 
 
 def main(argv=None) -> int:
@@ -33,7 +32,7 @@ def main(argv=None) -> int:
         build_index(cfg.retrieval, progress=True)
         searcher = Searcher(cfg.retrieval)
         grounding = Grounding.for_searcher(searcher, grounding_settings(cfg.chat), progress=True, rebuild=force)
-    except (AssistantError, RetrievalError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     gate = grounding.gate

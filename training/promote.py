@@ -54,16 +54,21 @@ def set_status(adapters_dir: str | Path, run: str, promoted: bool, record: dict)
     write_registry(adapters_dir, registry)
 
 
-def app_config(kb: str, adapters_dir: str, extra: list[str] | None = None, base_model: str = ""):
-    """The serving configuration (configs/assistant.yaml plus `extra` flags) pointed at `kb` and the registry.
+def app_config(kb: str, adapters_dir: str, extra: list[str] | None = None, base_model: str = "",
+               config_file: str = "", chat=None):
+    """The serving configuration (`config_file`, by default configs/assistant.yaml, plus `extra` flags) pointed
+    at `kb` and the registry.
 
-    `base_model` (the one the adapter was trained on) applies unless `extra` names another.
+    `base_model` (the one the adapter was trained on) applies unless `extra` names another; `chat` (the chat
+    settings a run trained with) replaces the file's.
     """
     from assistant.config import load_config
     from retrieval.evaluate import default_index_dir
 
     extra = list(extra or [])
-    cfg, _ = load_config(extra)
+    cfg, _ = load_config((["--config", config_file] if config_file and "--config" not in extra else []) + extra)
+    if chat is not None:
+        cfg.chat = chat
     cfg.retrieval.kb_dir = kb
     if "--index_dir" not in extra:
         cfg.retrieval.index_dir = str(default_index_dir(Path(kb)))
@@ -108,8 +113,7 @@ def describe(run: str, record: dict) -> str:
 
 
 def main(argv=None) -> int:
-    from assistant.errors import AssistantError
-    from retrieval.errors import RetrievalError
+    from assistant.errors import UserError
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="The trained adapter's run name (a folder under --adapters_dir).")
@@ -130,7 +134,7 @@ def main(argv=None) -> int:
         cfg = app_config(args.kb, args.adapters_dir, rest, base_model)
         record = promote(args.run, cfg, args.questions, current=args.current, limit=args.limit,
                          tolerance=args.tolerance, force=args.promote)
-    except (AssistantError, RetrievalError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(describe(args.run, record))

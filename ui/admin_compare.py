@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from assistant.errors import AssistantError
+from assistant.errors import UserError
 
 from . import admin_tasks as tasks
 from .admin import _require
-from .compare import COMPARISON_COLUMNS, Comparer, CompareError, Comparison, answer_markdown, comparisons_table, notes
+from .compare import COMPARISON_COLUMNS, Comparer, Comparison, answer_markdown, comparisons_table, notes
 from .service import ChatService
 
 PICKED = {"a": "A is better", "b": "B is better", "written": "your written answer"}
@@ -42,7 +42,7 @@ class CompareHandlers:
         _require(ok)
         try:
             comparison = self.comparer.compare(question, choice_a, choice_b, lambda desc: progress(None, desc=desc))
-        except (CompareError, AssistantError) as exc:
+        except UserError as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - a model that fails to load or answer; the app keeps serving
             raise gr.Error(f"Could not compare: {exc}") from exc
@@ -55,7 +55,7 @@ class CompareHandlers:
         _require(ok)
         try:
             saved = self.comparer.save(comparison, choice, better)
-        except (CompareError, AssistantError) as exc:
+        except UserError as exc:
             raise gr.Error(str(exc)) from exc
         total = self.service.store.count("comparisons")
         return saved, _saved_text(saved, choice, total), comparisons_table(self.service.store)

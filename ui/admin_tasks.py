@@ -7,6 +7,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from assistant.errors import UserError
 from assistant.feedback import FeedbackStore
 from retrieval.documents import SUPPORTED_SUFFIXES, load_folder
 from retrieval.index import IndexSummary, build_index
@@ -17,7 +18,7 @@ UPLOAD_FOLDER = "uploads"
 BASE_MODEL_CHOICE = "(base model)"
 
 
-class AdminError(Exception):
+class AdminError(UserError):
     """An admin action that cannot be done as asked; the message says what to do."""
 
 
