@@ -18,6 +18,8 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from retrieval.config import cache_home
+
 from .errors import AssistantError
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -69,12 +71,12 @@ class FeedbackStoreError(AssistantError):
     """The feedback database cannot be opened or written."""
 
 
-def default_path() -> Path:
-    """$DESKMATE_FEEDBACK_DB, else $DESKMATE_HOME/feedback.sqlite3 (default ~/.cache/deskmate)."""
+def default_path(configured: str = "") -> Path:
+    """The feedback database: $DESKMATE_FEEDBACK_DB, else `configured` (the `feedback_db` setting), else
+    $DESKMATE_HOME/feedback.sqlite3 (default ~/.cache/deskmate). The one place this path is decided."""
     if os.environ.get("DESKMATE_FEEDBACK_DB"):
         return Path(os.environ["DESKMATE_FEEDBACK_DB"])
-    home = Path(os.environ.get("DESKMATE_HOME", Path.home() / ".cache" / "deskmate"))
-    return home / "feedback.sqlite3"
+    return Path(configured) if configured else cache_home() / "feedback.sqlite3"
 
 
 def _luhn_ok(digits: str) -> bool:

@@ -114,13 +114,13 @@ def build_local_app(args):
     from assistant.feedback import FeedbackStore
     from retrieval.index import build_index
     from ui.app import build_app
-    from ui.settings import UISettings
+    from assistant.config import UIConfig
 
     cfg, _ = load_config(["--max_new_tokens", str(args.max_new_tokens), *args.config_flags])
     print(build_index(cfg.retrieval, progress=False))
     assistant = Assistant.from_config(cfg)
     store = FeedbackStore(Path(tempfile.mkdtemp()) / "feedback.sqlite3")
-    app = build_app(assistant, feedback=store, settings=UISettings(concurrency=args.concurrency))
+    app = build_app(assistant, feedback=store, settings=UIConfig(concurrency=args.concurrency))
     app.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     return app, assistant, store
 

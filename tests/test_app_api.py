@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ui.app import build_app
-from ui.settings import UISettings
+from assistant.config import UIConfig
 
 KB_DIR = Path(__file__).resolve().parents[1] / "data" / "kb"
 OFF_TOPIC = "What is the boiling point of mercury in kelvin?"  # nothing in the help center to answer from
@@ -28,7 +28,7 @@ def live_app(short_assistant, tmp_path_factory):
     from assistant.feedback import FeedbackStore
 
     store = FeedbackStore(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
-    app = build_app(short_assistant, feedback=store, settings=UISettings(concurrency=2))
+    app = build_app(short_assistant, feedback=store, settings=UIConfig(concurrency=2))
     app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
         yield app

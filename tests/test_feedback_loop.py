@@ -59,16 +59,18 @@ def test_feedback_trains_an_adapter_that_is_promoted_only_by_the_evaluation(tmp_
 
     cfg = gate.app_config(retrieval_cfg.kb_dir, str(adapters), ["--max_new_tokens", "24", "--device", "cpu"])
     cfg = dataclasses.replace(cfg, retrieval=retrieval_cfg)
-    record = gate.promote(second.name, cfg, "data/eval/questions.jsonl", limit=3, tolerance=0.0, progress=False,
+    # A gate that asks the candidate to beat the served adapter by a whole point on every main metric cannot be
+    # passed: the seeded run must be held back, with a reason per metric, and `latest` must stay where it is.
+    record = gate.promote(second.name, cfg, "data/eval/questions.jsonl", limit=3, tolerance=-1.0, progress=False,
                           searcher=searcher)
     summaries = record["summaries"]
     assert set(summaries) == {"dpo-1", "dpo-2"} and all(s["questions"] == 3 for s in summaries.values())
-    expected = not gate.regressions(summaries["dpo-2"], summaries["dpo-1"], 0.0)
-    assert record["promoted"] is expected
+    measured = [k for k in gate.GATE if summaries["dpo-2"].get(k) is not None and summaries["dpo-1"].get(k) is not None]
+    assert record["promoted"] is False and len(record["reasons"]) == len(measured) > 0
     aliases = registry.read_registry(adapters)["aliases"]
-    assert aliases["latest"] == ("dpo-2" if expected else "dpo-1")
+    assert aliases["latest"] == "dpo-1" and aliases["candidate"] == "dpo-2"
     saved = json.loads((second / "promotion.json").read_text())
-    assert saved["promoted"] is expected and saved["reasons"]
+    assert saved["promoted"] is False and saved["reasons"] == record["reasons"]
 
     forced = gate.promote(second.name, cfg, "data/eval/questions.jsonl", limit=3, tolerance=0.0, force=True,
                           progress=False, searcher=searcher)

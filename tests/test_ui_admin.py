@@ -83,10 +83,10 @@ def test_admin_actions_refuse_without_login(tmp_path):
 
     from ui.admin import AdminHandlers
     from ui.service import ChatService
-    from ui.settings import UISettings
+    from assistant.config import UIConfig
 
     service = ChatService(SimpleNamespace(), FeedbackStore(tmp_path / "fb.sqlite3"))
-    on = AdminHandlers(service, UISettings(admin_password="s3cret"))
+    on = AdminHandlers(service, UIConfig(admin_password="s3cret"))
     assert on.login("admin", "wrong")[:2] == (False, "Wrong user or password.")
     for action in (lambda: on.save(False, []), lambda: on.reindex(False), lambda: on.switch(False, "latest"),
                    lambda: on.refresh(False)):

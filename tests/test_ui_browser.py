@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ui.app import build_app
-from ui.settings import UISettings
+from assistant.config import UIConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -55,7 +55,7 @@ def live_app(generator, searcher, app_config, tmp_path_factory):
     cfg = dataclasses.replace(app_config, chat=dataclasses.replace(app_config.chat, max_new_tokens=32),
                               model=dataclasses.replace(app_config.model, adapters_dir=str(folder / "adapters")))
     store = FeedbackStore(folder / "feedback.sqlite3")
-    settings = UISettings(admin_user="staff", admin_password="correct horse")
+    settings = UIConfig(admin_user="staff", admin_password="correct horse")
     app = build_app(Assistant(generator, searcher, cfg), feedback=store, settings=settings)
     app.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
     try:

@@ -12,30 +12,29 @@ import sys
 
 from assistant.assistant import Assistant
 from assistant.config import load_config
-from assistant.errors import AssistantError
-from assistant.feedback import FeedbackStore
-from retrieval.errors import RetrievalError
+from assistant.errors import UserError
+from assistant.feedback import FeedbackStore, default_path
 from retrieval.index import ensure_index
 
 from .app import build_app
-from .settings import UISettings
+from .settings import admin_enabled, ui_settings
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg, _ = load_config(argv)
     try:
-        settings = UISettings.load(cfg.ui)
+        settings = ui_settings(cfg.ui)
         summary = ensure_index(cfg.retrieval)
         if summary:
             print(summary)
         assistant = Assistant.from_config(cfg)
-        store = FeedbackStore(settings.feedback_db or None)
-    except (AssistantError, RetrievalError, ValueError) as exc:
+        store = FeedbackStore(default_path(settings.feedback_db))
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"feedback is stored in {store.path}")
-    if not settings.admin_enabled:
+    if not admin_enabled(settings):
         print("admin page disabled: set DESKMATE_ADMIN_PASSWORD to enable it")
     app = build_app(assistant, feedback=store, settings=settings, title=f"{cfg.chat.company_name} support")
     app.launch(server_name=cfg.ui.host, server_port=cfg.ui.port)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gradio as gr
 
+from assistant.config import UIConfig
 from retrieval.documents import SUPPORTED_SUFFIXES
 
 from . import admin_tasks as tasks
 from .service import ChatService
-from .settings import ADMIN_DISABLED, UISettings
+from .settings import ADMIN_DISABLED, admin_enabled, check_login
 
 NOT_LOGGED_IN = "Log in first."
 
@@ -25,7 +26,7 @@ def _require(logged_in: bool) -> None:
 class AdminHandlers:
     """The admin page's event handlers; each checks the login first."""
 
-    def __init__(self, service: ChatService, settings: UISettings):
+    def __init__(self, service: ChatService, settings: UIConfig):
         self.service, self.settings, self.assistant = service, settings, service.assistant
 
     def served_text(self) -> str:
@@ -38,7 +39,7 @@ class AdminHandlers:
                 tasks.feedback_table(self.service.store))
 
     def login(self, name, secret):
-        if not self.settings.check_login(name, secret):
+        if not check_login(self.settings, name, secret):
             return False, "Wrong user or password.", *[gr.skip()] * 6
         return (True, "", gr.Column(visible=False), gr.Column(visible=True), *self.overview())
 
@@ -74,9 +75,9 @@ class AdminHandlers:
         return tasks.feedback_table(self.service.store)
 
 
-def build_admin(service: ChatService, settings: UISettings) -> None:
+def build_admin(service: ChatService, settings: UIConfig) -> None:
     """Lay out the admin tab and wire its events (call inside a `gr.Tab`)."""
-    if not settings.admin_enabled:
+    if not admin_enabled(settings):
         gr.Markdown(ADMIN_DISABLED, elem_id="admin-disabled")
         return
     logged_in = gr.State(False)

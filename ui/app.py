@@ -1,6 +1,6 @@
 """Build the Gradio app around an injected `Assistant` (nothing heavy happens at import time).
 
-    app = build_app(assistant, feedback=FeedbackStore(path), settings=UISettings.load())
+    app = build_app(assistant, feedback=FeedbackStore(path), settings=ui_settings(cfg.ui))
     app.launch()
 
 The same app serves the customer chat, the admin page and the API for `gradio_client`
@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import gradio as gr
 
-from assistant.feedback import FeedbackStore
+from assistant.config import UIConfig
+from assistant.feedback import FeedbackStore, default_path
 
 from .admin import build_admin
 from .api import register_api
 from .chat import build_chat
 from .service import ChatService
-from .settings import UISettings
+from .settings import ui_settings
 
-def build_app(assistant, *, feedback: FeedbackStore | None = None, settings: UISettings | None = None,
+def build_app(assistant, *, feedback: FeedbackStore | None = None, settings: UIConfig | None = None,
               title: str = "Support assistant") -> gr.Blocks:
-    """The web app and API; `feedback` defaults to the store at `settings.feedback_db`."""
-    settings = settings or UISettings.load()
-    store = feedback or FeedbackStore(settings.feedback_db or None)
+    """The web app and API; `settings` default to the `ui` defaults with the environment over them, and
+    `feedback` to the store at their `feedback_db`."""
+    settings = settings or ui_settings()
+    store = feedback or FeedbackStore(default_path(settings.feedback_db))
     service = ChatService(assistant, store)
     with gr.Blocks(title=title) as app:
         gr.Markdown(f"## {title}")

@@ -15,7 +15,6 @@ from assistant.errors import InvalidMessageError
 from assistant.feedback import FeedbackStore
 
 MAX_REMEMBERED = 5000  # answers and conversations kept for feedback and follow-up questions
-MAX_TURNS = 20  # turns of an API conversation sent back to the model
 
 
 @dataclass
@@ -96,7 +95,9 @@ class ChatService:
     def add_turns(self, conversation_id: str, *turns: dict) -> None:
         with self._lock:
             history = self._conversations.get(conversation_id, []) + list(turns)
-            _bounded_put(self._conversations, conversation_id, history[-MAX_TURNS:])
+            # the whole conversation up to `max_turns` customer messages (then the assistant asks for a new one);
+            # what reaches the model is trimmed to its prompt budget by the assistant
+            _bounded_put(self._conversations, conversation_id, history[-2 * self.assistant.cfg.chat.max_turns:])
 
     def feedback(self, answer_id: str, rating, better_answer: str = "", *, question: str = "",
                  answer: str = "") -> int:

@@ -1,23 +1,26 @@
-"""Settings of the web app that are not in the chat config: admin login, queue, feedback file.
+"""The web app's `ui` settings with the environment over the config file, and the admin login check.
 
-Each comes from the `ui` section of the config when it has the field, and the environment
-overrides it: DESKMATE_ADMIN_USER, DESKMATE_ADMIN_PASSWORD, DESKMATE_CONCURRENCY,
-DESKMATE_MAX_QUEUE, DESKMATE_FEEDBACK_DB. There is no default password: without one the
-admin page is disabled.
+The settings are `assistant.config.UIConfig` (one definition, one default each); the
+environment overrides the file: DESKMATE_ADMIN_USER, DESKMATE_ADMIN_PASSWORD,
+DESKMATE_CONCURRENCY, DESKMATE_MAX_QUEUE (DESKMATE_FEEDBACK_DB is read where the feedback
+path is resolved, `assistant.feedback.default_path`). There is no default password:
+without one the admin page is disabled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import os
-from dataclasses import dataclass
+
+from assistant.config import UIConfig
+from assistant.errors import ConfigError
 
 ENV = {
     "admin_user": "DESKMATE_ADMIN_USER",
     "admin_password": "DESKMATE_ADMIN_PASSWORD",
     "concurrency": "DESKMATE_CONCURRENCY",
     "max_queue": "DESKMATE_MAX_QUEUE",
-    "feedback_db": "DESKMATE_FEEDBACK_DB",
 }
 ADMIN_DISABLED = (
     "The admin page is disabled because no admin password is configured. To enable it, set "
@@ -26,34 +29,29 @@ ADMIN_DISABLED = (
 )
 
 
-@dataclass
-class UISettings:
-    admin_user: str = "admin"
-    admin_password: str = ""
-    concurrency: int = 4  # answers worked on at once; the rest wait in the queue
-    max_queue: int = 256  # requests waiting beyond this are told the app is busy
-    feedback_db: str = ""  # empty: $DESKMATE_HOME/feedback.sqlite3
+def ui_settings(ui: UIConfig | None = None, environ=None) -> UIConfig:
+    """A copy of `ui` (the defaults when None) with the environment's values over it."""
+    environ = os.environ if environ is None else environ
+    settings = dataclasses.replace(ui or UIConfig())
+    for name, var in ENV.items():
+        if environ.get(var):
+            try:
+                setattr(settings, name, type(getattr(settings, name))(environ[var]))
+            except ValueError as exc:
+                raise ConfigError(f"{var} is {environ[var]!r}; give a {type(getattr(settings, name)).__name__}.") from exc
+    if settings.concurrency < 1:
+        raise ConfigError(f"concurrency must be at least 1, got {settings.concurrency}; set DESKMATE_CONCURRENCY.")
+    return settings
 
-    @classmethod
-    def load(cls, ui_config=None, environ=None) -> "UISettings":
-        environ = os.environ if environ is None else environ
-        settings = cls()
-        for name, var in ENV.items():
-            value = environ.get(var) or getattr(ui_config, name, None)
-            if value not in (None, ""):
-                setattr(settings, name, type(getattr(cls, name))(value))
-        if settings.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {settings.concurrency}; set DESKMATE_CONCURRENCY.")
-        return settings
 
-    @property
-    def admin_enabled(self) -> bool:
-        return bool(self.admin_password)
+def admin_enabled(ui: UIConfig) -> bool:
+    return bool(ui.admin_password)
 
-    def check_login(self, user: str, password: str) -> bool:
-        """Constant-time comparison; always False when no password is configured."""
-        if not self.admin_enabled:
-            return False
-        same_user = hmac.compare_digest((user or "").encode(), self.admin_user.encode())
-        same_password = hmac.compare_digest((password or "").encode(), self.admin_password.encode())
-        return same_user and same_password
+
+def check_login(ui: UIConfig, user: str, password: str) -> bool:
+    """Constant-time comparison; always False when no password is configured."""
+    if not admin_enabled(ui):
+        return False
+    same_user = hmac.compare_digest((user or "").encode(), ui.admin_user.encode())
+    same_password = hmac.compare_digest((password or "").encode(), ui.admin_password.encode())
+    return same_user and same_password
