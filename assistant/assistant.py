@@ -24,10 +24,11 @@ from retrieval.tool import TOOL_NAME
 from .chat_format import parse_tool_calls
 from .citations import Citation, verify
 from .config import AppConfig
-from .conversation import trim_history, validate
+from .conversation import standalone_question, trim_history, validate
 from .dialogue import Dialogue
 from .grounding import Grounding, GroundingSettings
 from .safety import redact_passages
+from .small_talk import small_talk_reply
 
 log = logging.getLogger(__name__)
 REFUSAL_RE = re.compile(r"\b(don't|do not|can't|cannot) (know|find|answer|see)\b", re.IGNORECASE)
@@ -45,6 +46,7 @@ class Answer:
     timings: dict = field(default_factory=dict)
     draft: str = ""  # the model's own text, before the grounding checks
     answerability: float | None = None  # the gate's probability that the passages answer the question
+    small_talk: bool = False  # a greeting, thanks or question about the assistant, answered from its identity
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,9 +155,15 @@ class Assistant:
         if self.dialogue.is_handoff_request(question):
             yield from self._finish(Answer(chat.handoff_message, [], [], False, handoff=True), started, True)
             return
+        reply = small_talk_reply(question, chat)
+        if reply:  # greetings, thanks and questions about the assistant: from the configured identity, no search
+            yield from self._finish(Answer(reply, [], [], False, False, small_talk=True), started, True)
+            return
         budget = chat.max_prompt_tokens - chat.max_new_tokens - 600  # room for system prompt and passages
         history = trim_history([m for m in messages if m["role"] != "system"], budget, self.generator.count_tokens)
         conversation = self.dialogue.with_system(history)
+        asked = standalone_question(history, question)  # a follow-up with the message it follows
+        said_before = "\n".join(m.get("content") or "" for m in history if m["role"] == "assistant")
         passages: list[Passage] = []
         usage = {"search_turns": 0, "tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
         timings = {"search_s": 0.0}
@@ -166,7 +174,7 @@ class Assistant:
             text = yield from self._generate(conversation, not must_search, usage, timings, started, can_search)
             if not (can_search and (must_search or is_tool_call(text))):
                 break
-            query, k = self._query(text, question, usage)
+            query, k = self._query(text, asked, usage)
             if query.casefold() in searched:  # the same search again finds nothing new: answer now
                 text = yield from self._generate(conversation, True, usage, timings, started, False)
                 break
@@ -174,16 +182,16 @@ class Assistant:
             call = self.dialogue.search_call(query, f"call_{round_}")
             yield Event("tool_call", call["tool_calls"][0]["function"])
             started_search = time.perf_counter()
-            # The first search of a question also uses the customer's own words: a small model's query
-            # can drop what matters, and fusing both rankings keeps what either finds.
-            found = self._search([question, query] if round_ == 0 else [query], len(passages) + 1, k)
+            # The first search of a question also uses the customer's own words (with the message a follow-up
+            # follows): a small model's query can drop what matters, and fusing the rankings keeps what any finds.
+            found = self._search([question, asked, query] if round_ == 0 else [query], len(passages) + 1, k)
             timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)
             answerability = None
             if not passages and found and chat.grounding:
                 started_gate = time.perf_counter()
-                answerability = self.grounding.answerability(question, found)
+                answerability = self.grounding.answerability(asked, found)
                 timings["gate_s"] = time.perf_counter() - started_gate
             if not passages and (not found or (answerability is not None and answerability < self.grounding.gate.threshold)):
                 refusal = Answer(chat.no_evidence_message, [], found, False, False, refused=True, usage=usage,
@@ -192,7 +200,8 @@ class Assistant:
                 return
             passages += found
             conversation += [call, self.dialogue.search_result(found, f"call_{round_}")]
-        yield from self._finish(self._grounded_answer(text, question, passages, usage, timings), started, chat.grounding)
+        yield from self._finish(self._grounded_answer(text, asked, passages, usage, timings, said_before), started,
+                                chat.grounding)
 
     def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float,
                   allow_tool_calls: bool = True):
@@ -231,14 +240,15 @@ class Assistant:
                 return query.strip(), self.dialogue.passages_wanted(call["arguments"])
         return question, self.dialogue.top_k
 
-    def _grounded_answer(self, text: str, question: str, passages: list[Passage], usage: dict, timings: dict) -> Answer:
+    def _grounded_answer(self, text: str, question: str, passages: list[Passage], usage: dict, timings: dict,
+                         said_before: str = "") -> Answer:
         """With the grounding checks: only supported sentences, each citing a passage that supports it, filled up
         with the passages' own closest sentences. Without: the model's text with its citation numbers checked."""
         chat = self.cfg.chat
         draft = "" if is_tool_call(text) else text.strip()
         if chat.grounding and passages:
             started = time.perf_counter()
-            clean, citations = self.grounding.ground(draft, question, passages)
+            clean, citations = self.grounding.ground(draft, question, passages, said_before)
             timings["verify_s"] = time.perf_counter() - started
         elif draft:
             clean, citations = verify(draft, passages, chat.attribute_uncited)

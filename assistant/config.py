@@ -138,6 +138,11 @@ class UIConfig:
     feedback_db: str = field(
         default="", metadata={"help": "SQLite file for feedback and handoffs (default $DESKMATE_HOME/feedback.sqlite3)."}
     )
+    api_key: str = field(
+        default="",
+        metadata={"help": "Key the OpenAI-compatible /v1/chat/completions requires (`Authorization: Bearer <key>`); "
+                          "empty: none. Prefer DESKMATE_API_KEY."},
+    )
 
 
 @dataclass

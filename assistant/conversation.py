@@ -1,6 +1,8 @@
-"""Checks on incoming conversations and trimming of history to a token budget."""
+"""Checks on incoming conversations, trimming of history to a token budget, and follow-up questions."""
 
 from __future__ import annotations
+
+import re
 
 from .config import ChatConfig
 from .errors import InvalidMessageError
@@ -48,3 +50,27 @@ def trim_history(history: list[dict], budget: int, count_tokens) -> list[dict]:
     while len(kept) > 1 and kept[0]["role"] != "user":  # never start mid-turn
         kept.pop(0)
     return kept
+
+
+FOLLOW_UP_RE = re.compile(
+    r"^\W*(and|but|also|so|or|what about|how about|what if|same|then|ok(ay)?|why|which one)\b"
+    r"|\b(it|its|it's|that|this|those|these|they|them|their|there|the same|the other|one|ones|first|second|third"
+    r"|former|latter|either|neither|both)\b",
+    re.IGNORECASE,
+)
+
+
+def depends_on_history(message: str) -> bool:
+    """True for a message that cannot be understood alone: it opens like a follow-up ("and in the UK?",
+    "what about the Pods?"), points back ("is it covered?", "the second one") or is only a few words."""
+    return bool(FOLLOW_UP_RE.search(message)) or len(re.findall(r"\w+", message)) <= 3
+
+
+def standalone_question(history: list[dict], question: str) -> str:
+    """What the search and the grounding checks work from: the latest message, preceded by the customer's previous
+    message when the latest depends on it. The latest message is never lost; the model's own search query is
+    searched beside it (`Assistant`), so a question on a new topic still finds its own passages."""
+    earlier = [m.get("content") or "" for m in history[:-1] if m.get("role") == "user"]
+    if not earlier or not depends_on_history(question):
+        return question
+    return f"{earlier[-1].strip()} {question.strip()}"

@@ -31,8 +31,9 @@ from pathlib import Path
 from retrieval.evaluate import default_index_dir, load_questions
 
 from .config import AppConfig, load_config
-from .errors import AssistantError, UserError
-from .metrics import METRICS, is_answerable, score_answer, summarize
+from .conversation import standalone_question
+from .errors import UserError
+from .metrics import METRICS, is_answerable, repeats_earlier_answer, score_answer, summarize
 
 BASE = "base"
 EXTRACTIVE = "extractive"  # no model: the two passage sentences closest to the question
@@ -136,7 +137,7 @@ class ExtractiveAnswerer:
         from .grounding.extractive import closest_sentences
 
         started = time.perf_counter()
-        question = messages[-1]["content"]
+        question = standalone_question(messages, messages[-1]["content"])
         passages = self.searcher.search(question, self.cfg.retrieval.top_k)
         picked = closest_sentences(question, passages, self.grounding.encoder, self.grounding.vocabulary, self.sentences)
         text, citations = verify(quote(picked), passages, attribute_uncited=False)
@@ -154,15 +155,30 @@ def document_texts(searcher) -> dict[str, str]:
 
 
 def answer_question(assistant, question: dict, documents: dict[str, str] | None = None) -> dict:
-    """Ask one question through the full loop and score the answer (an error is a row too)."""
+    """Ask one question through the full loop, after its conversation's earlier turns (`history`, for
+    follow-ups), and score the answer (an error is a row too). A follow-up answered with an earlier answer
+    again scores no key content and no token-F1."""
+    history = question.get("history") or []
     try:
-        events = list(assistant.stream([{"role": "user", "content": question["question"]}]))
-    except AssistantError as exc:
+        events = list(assistant.stream([*history, {"role": "user", "content": question["question"]}]))
+    except UserError as exc:
         return {"id": question.get("id"), "question": question["question"], "answerable": is_answerable(question),
                 "error": str(exc)}
     answer = events[-1].data
     raw = answer.draft or "".join(e.data for e in events if e.type == "delta")
-    return score_answer(question, answer, raw, documents)
+    row = score_answer(question, answer, raw, documents)
+    if history:
+        earlier = [m["content"] for m in history if m["role"] == "assistant"]
+        row["repeats_earlier"] = not row["refused"] and repeats_earlier_answer(answer.text, earlier)
+        if row["repeats_earlier"] and row["answerable"]:
+            row.update(key_content=False, token_f1=0.0)
+    return row
+
+
+def first_turns(questions: list[dict]) -> list[dict]:
+    """The follow-ups asked as first messages, in their stand-alone wording: the anchor follow-ups are compared with."""
+    return [{**q, "id": f"{q.get('id', '')}-first", "question": q["standalone"], "history": []}
+            for q in questions if q.get("history") and q.get("standalone")]
 
 
 def evaluate_model(cfg: AppConfig, questions: list[dict], cache: RowCache, searcher, label: str,
@@ -213,9 +229,11 @@ def evaluate(cfg: AppConfig, questions: list[dict], labels: list[str], report: P
     cache = RowCache(rows_path(report), fresh)
     started = time.time()
     models = {}
+    variants = [("", questions)] + ([(" (first turn)", first_turns(questions))] if first_turns(questions) else [])
     for label in labels:
-        rows = evaluate_model(model_config(cfg, label), questions, cache, searcher, label, progress, make_assistant)
-        models[label] = {"summary": summarize(rows), "rows": rows}
+        for suffix, asked in variants:  # follow-ups, then the same questions asked alone
+            rows = evaluate_model(model_config(cfg, label), asked, cache, searcher, label, progress, make_assistant)
+            models[label + suffix] = {"summary": summarize(rows), "rows": rows}
     result = {
         "kb": cfg.retrieval.kb_dir,
         "questions": len(questions),

@@ -1,7 +1,9 @@
-"""Durable store of answer feedback and handoffs to a person (SQLite).
+"""The app's durable store (SQLite): answer feedback, handoffs to a person, compare picks and conversations.
 
 The UI writes a row before it confirms to the customer; training reads the rows back
-(`FeedbackStore.feedback()`) to build preference pairs. Emails, phone numbers and card
+(`FeedbackStore.feedback()`) to build preference pairs. Conversations (`turns`) are kept
+here too, so a `conversation_id` survives a restart and is shared by every app process
+on the same file. Emails, phone numbers and card
 numbers are masked before anything is written, so the file never holds them.
 
     store = FeedbackStore("feedback.sqlite3")
@@ -63,6 +65,21 @@ MIGRATIONS = [
         choice TEXT NOT NULL CHECK (choice IN ('a', 'b', 'written')),
         better_answer TEXT NOT NULL DEFAULT ''
     );
+    """,
+    """
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        answer_id TEXT NOT NULL DEFAULT '',
+        citations TEXT NOT NULL DEFAULT '[]',
+        passages TEXT NOT NULL DEFAULT '[]',
+        adapter TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX turns_by_conversation ON turns (conversation_id, id);
+    CREATE INDEX turns_by_answer ON turns (answer_id);
     """,
 ]
 
@@ -186,6 +203,44 @@ class FeedbackStore:
              mask_personal_data(better_answer)),
         )
 
+    def add_turns(self, conversation_id: str, turns: list[dict]) -> None:
+        """Append a conversation's turns (user and assistant messages; an answer also with `answer_id`,
+        `citations`, `passages`, `adapter`) in one transaction: both turns of an exchange or neither."""
+        rows = [(_now(), conversation_id, t["role"], mask_personal_data(str(t.get("content") or "")),
+                 t.get("answer_id", ""), json.dumps(_mask_deep(t.get("citations") or [])),
+                 json.dumps(_mask_deep(t.get("passages") or [])), t.get("adapter", "")) for t in turns]
+        with self._lock:
+            try:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.executemany(
+                        "INSERT INTO turns (created_at, conversation_id, role, content, answer_id, citations, passages,"
+                        " adapter) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            except sqlite3.Error as exc:
+                raise FeedbackStoreError(f"Could not save to {self.path} ({exc}); check the disk and try again.") from exc
+
+    def conversation(self, conversation_id: str, last: int = 0) -> list[dict]:
+        """The conversation's turns, oldest first (only the `last` ones when given)."""
+        rows = self._rows("SELECT * FROM turns WHERE conversation_id = ? ORDER BY id DESC LIMIT ?",
+                          (conversation_id, last or -1))
+        return rows[::-1]
+
+    def conversation_ids(self, since_id: int = 0) -> list[str]:
+        """Every conversation with a turn after `since_id`, by first appearance."""
+        with self._lock:
+            found = self._db.execute("SELECT conversation_id, MIN(id) AS first FROM turns WHERE id > ? "
+                                     "GROUP BY conversation_id ORDER BY first", (since_id,)).fetchall()
+        return [row[0] for row in found]
+
+    def answer_turn(self, answer_id: str) -> dict | None:
+        """A stored answer with the customer message it answered (`question`), or None."""
+        rows = self._rows("SELECT * FROM turns WHERE answer_id = ? AND role = 'assistant' LIMIT 1", (answer_id,))
+        if not rows:
+            return None
+        asked = self._rows("SELECT content FROM turns WHERE conversation_id = ? AND id < ? AND role = 'user' "
+                           "ORDER BY id DESC LIMIT 1", (rows[0]["conversation_id"], rows[0]["id"]))
+        return {**rows[0], "question": asked[0]["content"] if asked else ""}
+
     def comparisons(self, since_id: int = 0) -> list[dict]:
         """All compare-view picks after `since_id`, oldest first."""
         return self._rows("SELECT * FROM comparisons WHERE id > ? ORDER BY id", (since_id,))
@@ -213,7 +268,7 @@ class FeedbackStore:
         return self._rows("SELECT * FROM handoffs ORDER BY id DESC LIMIT ?", (limit,))
 
     def count(self, table: str = "feedback") -> int:
-        if table not in ("feedback", "handoffs", "comparisons"):
+        if table not in ("feedback", "handoffs", "comparisons", "turns"):
             raise ValueError(f"unknown table {table!r}")
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

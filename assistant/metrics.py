@@ -51,6 +51,7 @@ METRICS = [
     ("supported_sentences", "supported sentences", +1),
     ("refusal_accuracy", "refusal accuracy (unanswerable)", +1),
     ("false_refusal_rate", "false refusals (answerable)", -1),
+    ("repeated_answer_rate", "follow-ups given an earlier answer again", -1),
     ("handoff_rate", "handoff offered", 0),
     ("latency_p50_s", "latency p50 (s)", 0),
     ("latency_p95_s", "latency p95 (s)", 0),
@@ -192,6 +193,14 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def repeats_earlier_answer(answer: str, earlier_answers: list[str]) -> bool:
+    """The answer says again what an earlier answer of the conversation said (80% of its content words), though
+    the customer asked something new: counted as a failure of the follow-up."""
+    words = content_words(MARKER_RE.sub(" ", answer))
+    return bool(words) and any(len(words & content_words(MARKER_RE.sub(" ", before))) >= 0.8 * len(words)
+                               for before in earlier_answers)
+
+
 def summarize(rows: list[dict]) -> dict:
     """The run's metrics from its rows (None where a metric has nothing to measure)."""
     done = [r for r in rows if "error" not in r]
@@ -217,6 +226,7 @@ def summarize(rows: list[dict]) -> dict:
         "supported_sentences": _ratio(done, "supported_sentences", "shown_sentences"),
         "refusal_accuracy": _mean([r["refused"] for r in unanswerable]),
         "false_refusal_rate": _mean([r["refused"] for r in answerable]),
+        "repeated_answer_rate": _mean([r["repeats_earlier"] for r in done if "repeats_earlier" in r]),
         "handoff_rate": _mean([r["offers_person"] for r in done]),
         "latency_p50_s": _percentile(latencies, 0.50),
         "latency_p95_s": _percentile(latencies, 0.95),

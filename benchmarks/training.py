@@ -34,8 +34,10 @@ sys.path[0] = str(ROOT)  # import the project's packages, not benchmarks/ files 
 def load_rows(args, tokenizer) -> list[dict]:
     from training.data import load_samples
     from training.formatting import tokenizer_for
+    from training.validate import served_dialogue
 
-    report = load_samples([str(ROOT / "data" / "sft")], "sft", tokenizer_for("sft", tokenizer), args.max_length)
+    report = load_samples([str(ROOT / "data" / "sft")], "sft", tokenizer_for("sft", tokenizer, served_dialogue()),
+                          args.max_length)
     samples = report.samples
     random.Random(0).shuffle(samples)
     return [s.tokens for s in samples[: args.samples]]

@@ -45,7 +45,7 @@ def client(live_app):
 
 def test_only_the_documented_endpoints_are_public(client):
     assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
-        "/chat", "/search", "/feedback", "/handoff"}
+        "/chat", "/chat_stream", "/search", "/feedback", "/handoff"}
 
 
 def test_chat_answers_with_citations_and_feedback_is_stored_with_its_context(client, live_app):

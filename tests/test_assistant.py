@@ -58,6 +58,21 @@ def test_request_for_a_person_is_handed_off_at_once(assistant):
     assert "tool_call" not in [e.type for e in events]
 
 
+@pytest.mark.parametrize("question", ["Who are you?", "What is your name and which company do you work for?",
+                                      "hi, are you a bot?"])
+def test_questions_about_the_assistant_are_answered_from_its_identity(generator, searcher, app_config, question):
+    cfg = with_chat(app_config, assistant_name="Ada", company_name="Acme Bikes")
+    events, answer = ask(Assistant(generator, searcher, cfg), question)
+    assert "Ada" in answer.text and "Acme Bikes" in answer.text and answer.small_talk
+    assert not answer.refused and "tool_call" not in [e.type for e in events]  # no search, never "I don't know"
+
+
+def test_greetings_and_thanks_are_small_talk_but_a_question_after_a_greeting_is_searched(assistant):
+    assert ask(assistant, "Hello!")[1].small_talk and ask(assistant, "thanks, bye")[1].small_talk
+    events, answer = ask(assistant, "hi, my Arc headphones won't charge")
+    assert not answer.small_talk and [e.type for e in events][0] == "tool_call"
+
+
 def test_no_evidence_gives_the_configured_refusal_not_a_guess(assistant):
     events, answer = ask(assistant, "What is the boiling point of mercury in kelvin?")
     assert [e.type for e in events][0] == "tool_call"

@@ -9,6 +9,7 @@ import pytest
 
 from training.data import load_samples
 from training.errors import DataValidationError
+from assistant.dialogue import Dialogue
 from training.formatting import tokenizer_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,7 +25,7 @@ def tokenizer():
 
 
 def test_every_bad_line_is_reported_with_its_number(tokenizer):
-    report = load_samples([str(FIXTURES / "sft_bad.jsonl")], "sft", tokenizer_for("sft", tokenizer), 1024)
+    report = load_samples([str(FIXTURES / "sft_bad.jsonl")], "sft", tokenizer_for("sft", tokenizer, Dialogue()), 1024)
     by_line = {p.line: p.message for p in report.errors}
     assert sorted(by_line) == [2, 3, 4, 6, 7, 8, 9]
     assert "not valid JSON" in by_line[2]

@@ -91,8 +91,8 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError("not installed here: " + name)
 sys.meta_path.insert(0, Block())
 import training.sft, training.dpo, training.validate
-from training.formatting import default_tools
-print(default_tools()[0]["function"]["name"])
+from training.config import SFTRunConfig
+print(SFTRunConfig().served_dialogue().tools()[0]["function"]["name"])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -53,6 +53,15 @@ def training_max_length(kind: str) -> int:
     return int((settings or {}).get("max_length", SFTRunConfig.max_length))
 
 
+def served_dialogue():
+    """The dialogue configs/assistant.yaml serves: samples are measured as training will render them."""
+    from assistant.dialogue import Dialogue
+
+    from .config import RunConfig, assistant_settings
+
+    return Dialogue.from_config(assistant_settings(RunConfig.assistant_config))
+
+
 def validate(argv=None) -> int:
     args = parse_args(argv)
     errors = 0
@@ -65,8 +74,9 @@ def validate(argv=None) -> int:
             from .modeling import load_tokenizer
 
             tokenizer = load_tokenizer(resolve_base_model(args.base_model))
+            dialogue = served_dialogue()
         for kind, files in groups.items():
-            tokenize = tokenizer_for(kind, tokenizer) if tokenizer is not None else None
+            tokenize = tokenizer_for(kind, tokenizer, dialogue) if tokenizer is not None else None
             max_length = args.max_length if args.max_length is not None else training_max_length(kind)
             report = load_samples(files, kind, tokenize, max_length)
             print(report.summary())

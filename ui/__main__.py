@@ -16,7 +16,7 @@ from assistant.errors import UserError
 from assistant.feedback import FeedbackStore, default_path
 from retrieval.index import ensure_index
 
-from .app import build_app
+from .app import build_app, serve
 from .settings import admin_enabled, ui_settings
 
 
@@ -37,7 +37,10 @@ def main(argv=None) -> int:
     if not admin_enabled(settings):
         print("admin page disabled: set DESKMATE_ADMIN_PASSWORD to enable it")
     app = build_app(assistant, feedback=store, settings=settings, title=f"{cfg.chat.company_name} support")
-    app.launch(server_name=cfg.ui.host, server_port=cfg.ui.port)
+    serve(app, server_name=cfg.ui.host, server_port=cfg.ui.port)
+    print(f"OpenAI-compatible endpoint: http://{cfg.ui.host}:{cfg.ui.port}/v1/chat/completions"
+          + (" (API key required)" if settings.api_key else ""))
+    app.block_thread()
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The named endpoints for `gradio_client`: /chat, /search, /feedback and /handoff.
+"""The named endpoints for `gradio_client`: /chat, /chat_stream, /search, /feedback and /handoff.
 
 Every endpoint returns JSON; a problem the caller can fix comes back as {"error": "..."}
 instead of an exception, so clients can show it.
@@ -34,37 +34,37 @@ def register_api(service: ChatService) -> None:
     def chat(message: str, conversation_id: str = "") -> dict:
         """Answer `message` within `conversation_id` (a new conversation when empty).
 
-        Returns answer, answer_id (for /feedback), citations, grounded, refused, handoff (and handoff_ticket)."""
+        Returns answer, answer_id (for /feedback), citations, grounded, refused, handoff (and handoff_ticket),
+        small_talk."""
+        result = {}
+        for kind, value in chat_stream(message, conversation_id):
+            if kind == "final":
+                result = value
+        return result
+
+    def chat_stream(message: str, conversation_id: str = ""):
+        """As /chat, streamed: {"delta": text} pieces as the answer is written, then the same JSON as /chat."""
         try:
             message = _text(message, "message")
             conversation_id = _text(conversation_id, "conversation_id") or uuid.uuid4().hex
             turns = [*service.turns(conversation_id), {"role": "user", "content": message}]
-            answer = service.assistant.answer(turns)
+            for kind, value in service.converse(conversation_id, turns):
+                yield kind, ({"delta": value} if kind == "delta" else value)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, the app keeps serving
-            return {"conversation_id": conversation_id if isinstance(conversation_id, str) else "", **_error(exc)}
-        record = service.remember(conversation_id, message, answer)
-        service.add_turns(conversation_id, turns[-1], {"role": "assistant", "content": answer.text})
-        result = {
-            "conversation_id": conversation_id,
-            "answer_id": record.answer_id,
-            "answer": answer.text,
-            "citations": record.citations,
-            "grounded": answer.grounded,
-            "handoff": answer.handoff,
-            "refused": bool(getattr(answer, "refused", False)),
-        }
-        if answer.handoff:
-            transcript = service.turns(conversation_id)
-            result["handoff_ticket"] = service.handoff(conversation_id, transcript, "customer asked for a person")
-        return result
+            yield "final", {"conversation_id": conversation_id if isinstance(conversation_id, str) else "", **_error(exc)}
 
-    def search(query: str, k: int = 4) -> dict:
-        """Search the help center; returns numbered passages with title, section, source and score."""
+    def chat_stream_endpoint(message: str, conversation_id: str = ""):
+        for _, value in chat_stream(message, conversation_id):
+            yield value
+
+    def search(query: str, k: int = 0) -> dict:
+        """Search the help center for `k` passages (0: the configured top_k, at most 10); returns numbered
+        passages with title, section, source and score."""
         try:
             query = _text(query, "query")
             if not query.strip():
                 return {"error": "The query is empty; type what to look for.", "passages": []}
-            k = max(1, min(int(k or 4), 10))
+            k = max(1, min(int(k or service.assistant.cfg.retrieval.top_k), 10))
             passages = service.assistant.searcher.search(query, k)
         except Exception as exc:  # noqa: BLE001
             return {**_error(exc), "passages": []}
@@ -89,3 +89,4 @@ def register_api(service: ChatService) -> None:
 
     for fn in (chat, search, feedback, handoff):
         gr.api(fn, api_name=fn.__name__)
+    gr.api(chat_stream_endpoint, api_name="chat_stream")

@@ -1,10 +1,11 @@
 """Build the Gradio app around an injected `Assistant` (nothing heavy happens at import time).
 
     app = build_app(assistant, feedback=FeedbackStore(path), settings=ui_settings(cfg.ui))
-    app.launch()
+    serve(app).block_thread()     # the page, the gradio_client API and /v1/chat/completions
 
-The same app serves the customer chat, the admin page and the API for `gradio_client`
-(/chat, /search, /feedback, /handoff). Answers go through a queue with the configured
+The same app serves the customer chat, the admin page, the API for `gradio_client`
+(/chat, /chat_stream, /search, /feedback, /handoff) and an OpenAI-compatible
+`/v1/chat/completions` (`openai_api.py`). Answers go through a queue with the configured
 concurrency, so a burst of customers waits its turn instead of failing.
 """
 
@@ -18,6 +19,7 @@ from assistant.feedback import FeedbackStore, default_path
 from .admin import build_admin
 from .api import register_api
 from .chat import build_chat
+from .openai_api import add_openai_routes
 from .service import ChatService
 from .settings import ui_settings
 
@@ -35,5 +37,13 @@ def build_app(assistant, *, feedback: FeedbackStore | None = None, settings: UIC
         with gr.Tab("Admin"):
             build_admin(service, settings)
         register_api(service)
-    app.service = service  # for tests and embedding code that want the store or the answers
+    app.service, app.settings = service, settings  # for `serve`, tests and embedding code
     return app.queue(default_concurrency_limit=settings.concurrency, max_size=settings.max_queue)
+
+
+def serve(app: gr.Blocks, **launch) -> gr.Blocks:
+    """Start the app's server without blocking (`launch` goes to `Blocks.launch`) and add the OpenAI-compatible
+    endpoint to it; `app.block_thread()` then keeps a script serving."""
+    app.launch(prevent_thread_lock=True, **launch)
+    add_openai_routes(app.server_app, app.service, app.settings.api_key, app.settings.concurrency)
+    return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.errors import AssistantError
+from assistant.errors import UserError
 
 log = logging.getLogger("ui")
 
@@ -59,7 +59,7 @@ def handoff_text(ticket: int) -> str:
 
 def error_message(exc: BaseException) -> str:
     """What to tell the user about a failure: our own message, or a generic one (logged) for a crash."""
-    if isinstance(exc, AssistantError):
+    if isinstance(exc, UserError):
         return str(exc)
     log.error("answer failed", exc_info=exc)
     return UNEXPECTED_ERROR

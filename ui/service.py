@@ -1,7 +1,10 @@
 """What the chat page and the API share: answering, remembering answers, feedback and handoffs.
 
 Answers are kept in memory (bounded) under an id so that a later rating can be stored
-with the question, the passages and the adapter that produced it.
+with the question, the passages and the adapter that produced it. API conversations live
+in the app's database (`FeedbackStore.add_turns`), answers with their citations and
+passages, so a conversation and its answers' ratings survive a restart and are shared by
+every app process on the same database.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from assistant.errors import InvalidMessageError
@@ -54,7 +58,6 @@ class ChatService:
         self.assistant, self.store = assistant, store
         self._lock = threading.Lock()
         self._answers: OrderedDict[str, AnswerRecord] = OrderedDict()
-        self._conversations: OrderedDict[str, list[dict]] = OrderedDict()
 
     @property
     def adapter(self) -> str:
@@ -80,8 +83,16 @@ class ChatService:
         return record
 
     def record(self, answer_id: str) -> AnswerRecord | None:
+        """The answer from memory, else from the database (an API answer given before a restart or by another
+        process); None when neither knows it."""
         with self._lock:
-            return self._answers.get(answer_id)
+            found = self._answers.get(answer_id)
+        if found is None and answer_id:
+            row = self.store.answer_turn(answer_id)
+            if row is not None:
+                found = AnswerRecord(answer_id, row["conversation_id"], row["question"], row["content"],
+                                     row["citations"], row["passages"], row["adapter"])
+        return found
 
     def answers(self) -> list[AnswerRecord]:
         """The remembered answers, oldest first."""
@@ -89,15 +100,13 @@ class ChatService:
             return list(self._answers.values())
 
     def turns(self, conversation_id: str) -> list[dict]:
-        with self._lock:
-            return list(self._conversations.get(conversation_id, []))
+        """The conversation so far as chat messages: up to `max_turns` customer messages and their answers (past
+        that the assistant asks for a new conversation; what reaches the model is trimmed to its prompt budget)."""
+        last = 2 * self.assistant.cfg.chat.max_turns
+        return [{"role": t["role"], "content": t["content"]} for t in self.store.conversation(conversation_id, last)]
 
     def add_turns(self, conversation_id: str, *turns: dict) -> None:
-        with self._lock:
-            history = self._conversations.get(conversation_id, []) + list(turns)
-            # the whole conversation up to `max_turns` customer messages (then the assistant asks for a new one);
-            # what reaches the model is trimmed to its prompt budget by the assistant
-            _bounded_put(self._conversations, conversation_id, history[-2 * self.assistant.cfg.chat.max_turns:])
+        self.store.add_turns(conversation_id, list(turns))
 
     def feedback(self, answer_id: str, rating, better_answer: str = "", *, question: str = "",
                  answer: str = "") -> int:
@@ -116,6 +125,35 @@ class ChatService:
             citations=record.citations, adapter=record.adapter, better_answer=better_answer or "",
             conversation_id=record.conversation_id, answer_id=record.answer_id,
         )
+
+    def converse(self, conversation_id: str, turns: list[dict]) -> Iterator[tuple[str, object]]:
+        """Answer the last of `turns` (the conversation so far, the customer's message last): yields
+        ("delta", text) as the answer streams, then ("final", result), the JSON every API returns. The
+        answer is remembered for feedback and the turns are added to the conversation."""
+        answer = None
+        for event in self.assistant.stream(turns):
+            if event.type == "delta":
+                yield "delta", event.data
+            elif event.type == "final":
+                answer = event.data
+        record = self.remember(conversation_id, turns[-1]["content"], answer)
+        self.add_turns(conversation_id, {"role": "user", "content": turns[-1]["content"]},
+                       {"role": "assistant", "content": answer.text, "answer_id": record.answer_id,
+                        "citations": record.citations, "passages": record.passages, "adapter": record.adapter})
+        result = {
+            "conversation_id": conversation_id,
+            "answer_id": record.answer_id,
+            "answer": answer.text,
+            "citations": record.citations,
+            "grounded": answer.grounded,
+            "handoff": answer.handoff,
+            "refused": bool(getattr(answer, "refused", False)),
+            "small_talk": bool(getattr(answer, "small_talk", False)),
+        }
+        if answer.handoff:
+            result["handoff_ticket"] = self.handoff(conversation_id, self.turns(conversation_id),
+                                                    "customer asked for a person")
+        yield "final", result
 
     def handoff(self, conversation_id: str, transcript: list[dict], reason: str) -> int:
         """Record the conversation for a person to take over; return the ticket number."""

@@ -2,7 +2,7 @@
 
 The settings are `assistant.config.UIConfig` (one definition, one default each); the
 environment overrides the file: DESKMATE_ADMIN_USER, DESKMATE_ADMIN_PASSWORD,
-DESKMATE_CONCURRENCY, DESKMATE_MAX_QUEUE (DESKMATE_FEEDBACK_DB is read where the feedback
+DESKMATE_CONCURRENCY, DESKMATE_MAX_QUEUE, DESKMATE_API_KEY (DESKMATE_FEEDBACK_DB is read where the feedback
 path is resolved, `assistant.feedback.default_path`). There is no default password:
 without one the admin page is disabled.
 """
@@ -21,6 +21,7 @@ ENV = {
     "admin_password": "DESKMATE_ADMIN_PASSWORD",
     "concurrency": "DESKMATE_CONCURRENCY",
     "max_queue": "DESKMATE_MAX_QUEUE",
+    "api_key": "DESKMATE_API_KEY",
 }
 ADMIN_DISABLED = (
     "The admin page is disabled because no admin password is configured. To enable it, set "

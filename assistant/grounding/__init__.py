@@ -53,29 +53,32 @@ class Grounding:
     def answerable(self, question: str, passages: list[Passage]) -> bool:
         return bool(passages) and (not self.settings.gate or self.answerability(question, passages) >= self.gate.threshold)
 
-    def ground(self, draft: str, question: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
+    def ground(self, draft: str, question: str, passages: list[Passage], said_before: str = "") -> tuple[str, list[Citation]]:
         """The answer as shown: the draft's supported sentences (each citing a passage that supports it),
-        then the passage sentences closest to the question, up to `extractive_sentences` sentences."""
-        kept = self.supported_sentences(draft, passages) if self.settings.verify else []
+        then the passage sentences closest to the question, up to `extractive_sentences` sentences; none
+        of them a sentence of `said_before` (the conversation's earlier answers) again."""
+        kept = self.supported_sentences(draft, passages, said_before) if self.settings.verify else []
+        earlier = [set(tokens(s)) for s in draft_sentences(said_before)]
         shown_words = set().union(*(tokens(s) for s, _ in kept)) if kept else set()
         for sentence, passage in closest_sentences(question, passages, self.encoder, self.vocabulary,
                                                    self.settings.extractive_sentences):
             if len(kept) >= self.settings.extractive_sentences:
                 break
             words = set(tokens(sentence))
-            if words and len(words - shown_words) >= 0.5 * len(words):
+            repeated = any(len(words & before) >= 0.8 * len(words) for before in earlier)
+            if words and not repeated and len(words - shown_words) >= 0.5 * len(words):
                 kept.append((quoted(sentence), passage))
                 shown_words |= words
         text = " ".join(f"{with_marker(s, p.number)}" for s, p in kept)
         cited = sorted({p.number: p for _, p in kept}.items())
         return text, [Citation(n, p.doc_id, p.title, p.source, p.section, p.text[:300], p.score) for n, p in cited]
 
-    def supported_sentences(self, draft: str, passages: list[Passage]) -> list[tuple[str, Passage]]:
+    def supported_sentences(self, draft: str, passages: list[Passage], said_before: str = "") -> list[tuple[str, Passage]]:
         """Each draft sentence with the passage that supports it (its own citation first), unsupported ones dropped."""
         by_number = {p.number: p for p in passages}
         pieces = dict(zip(by_number, (v for v in self.encoder.piece_vectors([heading_and_text(p) for p in passages]))))
         kept = []
-        for sentence in draft_sentences(draft):
+        for sentence in draft_sentences(draft, said_before):
             claim = strip_markers(sentence).strip()
             if not tokens(claim):
                 continue

@@ -103,10 +103,12 @@ def statement_sentences(text: str) -> list[str]:
 ECHO_RE = re.compile(r"<\/?tool_|\(source:|^#", re.IGNORECASE)
 
 
-def draft_sentences(text: str) -> list[str]:
+def draft_sentences(text: str, said_before: str = "") -> list[str]:
     """The sentences of a model's draft, citation markers kept: echoed headings, tool markup and
-    passage headers left out, and a sentence said again (same words) kept once."""
-    found, seen = [], []
+    passage headers left out, and a sentence said again (same words) kept once. Sentences of
+    `said_before` (the conversation's earlier answers) count as said: a new question never gets
+    an earlier answer again."""
+    found, seen = [], [set(tokens(piece)) for piece in split_sentences(said_before or "")]
     for line in (text or "").splitlines():
         if ECHO_RE.search(line.strip()):
             continue
