@@ -6,7 +6,7 @@
 Standard library only; reads files, runs nothing else. For every row of every file checked:
 
 - the fields id, question, answer, support_doc, support_text and answerable are all present,
-  with the right types, and nothing else;
+  with the right types, and nothing else (a follow-up also has history and standalone);
 - ids are unique across all data/eval/*.jsonl files;
 - an answerable row has a non-empty answer, a support_doc that exists under data/kb/, and a
   support_text that is an exact substring of that article; an unanswerable row has answer "",
@@ -43,6 +43,7 @@ KB_DIR = ROOT / "data" / "kb"
 TRAINING_DIRS = [ROOT / "data" / "sft", ROOT / "data" / "dpo", ROOT / "data" / "refusals"]
 
 FIELDS = {"id", "question", "answer", "support_doc", "support_text", "answerable"}
+FOLLOW_UP_FIELDS = FIELDS | {"history", "standalone"}  # followups.jsonl: the earlier turns, the question alone
 OVERLAP = 0.8
 DEEP_CHARS = 1200
 DEEP_SECTION = 3
@@ -118,8 +119,9 @@ def depth(text: str, offset: int) -> int:
 
 def check_row(where: str, row: dict, problems: list[str]) -> None:
     keys = set(row)
-    if keys != FIELDS:
-        missing, extra = sorted(FIELDS - keys), sorted(keys - FIELDS)
+    expected = FOLLOW_UP_FIELDS if "history" in row else FIELDS
+    if keys != expected:
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
         problems.append(f"{where}: fields wrong (missing {missing}, unexpected {extra})")
     for field in ("id", "question", "answer"):
         if not isinstance(row.get(field), str) or (field != "answer" and not row.get(field, "").strip()):
