@@ -21,12 +21,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# First run: trains the demo adapter (SFT then DPO) when none exists, indexes the demo help
-# center and builds its grounding checks (both skipped when up to date), then serves it.
+# First run: indexes the demo help center and builds its grounding checks (skipped when up to
+# date), then serves at once; with no adapter yet the base model answers while the demo adapter
+# (SFT then DPO) trains in the background, and the app switches to it when it is done.
 demo: install
-	$(BIN)/python -m training.demo
 	$(BIN)/python -m training.grounding
-	$(BIN)/python -m ui --config configs/assistant.yaml --adapter latest
+	$(BIN)/python -m ui --config configs/assistant.yaml --adapter latest --demo_training true
 
 train: install
 	$(BIN)/python -m training.sft

@@ -138,6 +138,11 @@ class UIConfig:
     feedback_db: str = field(
         default="", metadata={"help": "SQLite file for feedback and handoffs (default $DESKMATE_HOME/feedback.sqlite3)."}
     )
+    demo_training: bool = field(
+        default=False,
+        metadata={"help": "With no adapter trained yet: serve the base model at once, train the demo adapter in the "
+                          "background (python -m training.demo) and serve it when it is done (make demo)."},
+    )
     api_key: str = field(
         default="",
         metadata={"help": "Key the OpenAI-compatible /v1/chat/completions requires (`Authorization: Bearer <key>`); "

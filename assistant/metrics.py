@@ -1,7 +1,7 @@
 """Scores of one assistant answer against a gold question, and their summary over a run.
 
-A question is `{"id", "question", "answer", "support_doc", "support_text"?, "answerable"?}`
-(shared/DESIGN.md). Scoring needs only the final `Answer` and the model's raw text, so it
+A question is `{"id", "question", "answer", "support_doc", "support_text"?, "answerable"?}`,
+a follow-up also has `history` and `standalone` (data/README.md, data/eval/README.md). Scoring needs only the final `Answer` and the model's raw text, so it
 works for any knowledge base and any backend:
 
 - token-F1: SQuAD-style overlap of the answer (citation markers removed) with the gold answer;

@@ -2,12 +2,14 @@
 
     python benchmarks/load.py [--clients 16] [--seconds 150] [--concurrency 4] [--max_new_tokens 48]
                               [--baseline_seconds 60] [--url http://127.0.0.1:7860/] [config flags, e.g. --index_dir DIR]
+    python benchmarks/load.py --api openai     # the clients stream through /v1/chat/completions instead
 
 Without --url the app is built in this process (demo knowledge base, configs/assistant.yaml)
 with a fresh feedback database, so lost feedback rows can be counted. Each client asks
 questions from data/eval/questions.jsonl (a follow-up in the same conversation every other
 turn) and rates every answer. Printed: errors, feedback sent vs stored, latency p50/p95 and
-answers per minute; then the baseline, the same assistant called directly one answer after
+answers per minute (with `--api openai`, also the time to the first streamed token, p50/p95;
+the feedback goes through /feedback as well); then the baseline, the same assistant called directly one answer after
 another, and the ratio of the two throughputs.
 """
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -43,13 +44,16 @@ class Tally:
     def __init__(self):
         self.lock = threading.Lock()
         self.latencies: list[float] = []
+        self.first_tokens: list[float] = []
         self.errors: list[str] = []
         self.feedback_stored = 0
 
-    def add(self, latency=None, error=None, stored=False):
+    def add(self, latency=None, error=None, stored=False, first_token=None):
         with self.lock:
             if latency is not None:
                 self.latencies.append(latency)
+            if first_token is not None:
+                self.first_tokens.append(first_token)
             if error:
                 self.errors.append(error)
             self.feedback_stored += int(stored)
@@ -81,11 +85,51 @@ def client_loop(url: str, asked: list[str], deadline: float, tally: Tally) -> No
             tally.add(error=f"{type(exc).__name__}: {exc}")
 
 
-def run_clients(url: str, clients: int, seconds: float) -> tuple[Tally, float]:
+def openai_client_loop(url: str, asked: list[str], deadline: float, tally: Tally) -> None:
+    """The same conversation pattern through the OpenAI-compatible endpoint, streamed; ratings through /feedback."""
+    from gradio_client import Client
+    from openai import OpenAI
+
+    try:
+        client = OpenAI(base_url=url.rstrip("/") + "/v1", api_key="none", timeout=300, max_retries=0)
+        rater = Client(url, verbose=False, httpx_kwargs={"timeout": 120})
+    except Exception as exc:  # counted as an error of the run
+        tally.add(error=f"connect: {type(exc).__name__}: {exc}")
+        return
+    messages, conversation = [], ""
+    for turn, question in enumerate(asked):
+        if time.monotonic() >= deadline:
+            return
+        if turn % 2 == 0:
+            messages, conversation = [], ""
+        messages.append({"role": "user", "content": question})
+        try:
+            started, first, text, extra = time.perf_counter(), None, "", {}
+            body = {"conversation_id": conversation} if conversation else None
+            for chunk in client.chat.completions.create(model="deskmate", messages=messages, stream=True,
+                                                        extra_body=body):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    first = first if first is not None else time.perf_counter() - started
+                    text += chunk.choices[0].delta.content
+                extra = (chunk.model_extra or {}).get("deskmate", extra)
+            latency = time.perf_counter() - started
+            if not extra.get("answer_id"):
+                tally.add(error=f"/v1/chat/completions: no final chunk ({text[:80]!r})")
+                continue
+            messages.append({"role": "assistant", "content": text})
+            conversation = extra["conversation_id"]
+            rated = rater.predict(extra["answer_id"], "up" if turn % 3 else "down", "", api_name="/feedback")
+            tally.add(latency=latency, first_token=first, stored=rated.get("stored", False),
+                      error=None if rated.get("stored") else f"/feedback: {rated}")
+        except Exception as exc:  # counted as an error of the run
+            tally.add(error=f"{type(exc).__name__}: {exc}")
+
+
+def run_clients(url: str, clients: int, seconds: float, loop=client_loop) -> tuple[Tally, float]:
     pool = questions()
     tally, deadline, started = Tally(), time.monotonic() + seconds, time.perf_counter()
     threads = [
-        threading.Thread(target=client_loop, args=(url, list(itertools.islice(itertools.cycle(pool), i * 7, i * 7 + 500)),
+        threading.Thread(target=loop, args=(url, list(itertools.islice(itertools.cycle(pool), i * 7, i * 7 + 500)),
                                                    deadline, tally))
         for i in range(clients)
     ]
@@ -113,15 +157,15 @@ def build_local_app(args):
     from assistant.config import load_config
     from assistant.feedback import FeedbackStore
     from retrieval.index import build_index
-    from ui.app import build_app
     from assistant.config import UIConfig
+    from ui.app import build_app, serve
 
     cfg, _ = load_config(["--max_new_tokens", str(args.max_new_tokens), *args.config_flags])
     print(build_index(cfg.retrieval, progress=False))
     assistant = Assistant.from_config(cfg)
     store = FeedbackStore(Path(tempfile.mkdtemp()) / "feedback.sqlite3")
     app = build_app(assistant, feedback=store, settings=UIConfig(concurrency=args.concurrency))
-    app.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    serve(app, server_name="127.0.0.1", quiet=True)
     return app, assistant, store
 
 
@@ -133,6 +177,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max_new_tokens", type=int, default=48)
     parser.add_argument("--baseline_seconds", type=float, default=60)
     parser.add_argument("--url", default="", help="a running app instead of one built here")
+    parser.add_argument("--api", choices=("gradio", "openai"), default="gradio",
+                        help="gradio_client /chat, or streamed OpenAI-compatible /v1/chat/completions")
     args, args.config_flags = parser.parse_known_args(argv)
 
     app = assistant = store = None
@@ -140,16 +186,20 @@ def main(argv=None) -> int:
         app, assistant, store = build_local_app(args)
     url = args.url or app.local_url
     try:
-        tally, wall = run_clients(url, args.clients, args.seconds)
+        tally, wall = run_clients(url, args.clients, args.seconds,
+                                  openai_client_loop if args.api == "openai" else client_loop)
     finally:
         if app is not None:
             app.close()
     answers = len(tally.latencies)
-    print(f"\n{args.clients} clients for {args.seconds:.0f}s against {url} (queue concurrency {args.concurrency}, "
+    print(f"\n{args.clients} {args.api} clients for {args.seconds:.0f}s against {url} (concurrency {args.concurrency}, "
           f"max_new_tokens {args.max_new_tokens})")
     print(f"answers: {answers} in {wall:.0f}s = {answers / wall * 60:.1f} answers/min")
     print(f"latency per answer (queue wait included): p50 {percentile(tally.latencies, .5):.1f}s, "
           f"p95 {percentile(tally.latencies, .95):.1f}s")
+    if tally.first_tokens:
+        print(f"time to first streamed token: p50 {percentile(tally.first_tokens, .5):.1f}s, "
+              f"p95 {percentile(tally.first_tokens, .95):.1f}s")
     print(f"errors: {len(tally.errors)}" + "".join(f"\n  {e}" for e in tally.errors[:10]))
     if store is not None:
         print(f"feedback: {tally.feedback_stored} confirmed, {store.count()} rows in the database, "

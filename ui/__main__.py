@@ -12,12 +12,22 @@ import sys
 
 from assistant.assistant import Assistant
 from assistant.config import load_config
-from assistant.errors import UserError
+from assistant.errors import ModelNotFoundError, UserError
 from assistant.feedback import FeedbackStore, default_path
 from retrieval.index import ensure_index
 
 from .app import build_app, serve
+from .background import DemoTraining
 from .settings import admin_enabled, ui_settings
+
+
+def adapter_exists(cfg) -> bool:
+    from assistant.registry import resolve_adapter
+
+    try:
+        return resolve_adapter(cfg.model.adapter, cfg.model.adapters_dir) is not None
+    except ModelNotFoundError:
+        return False
 
 
 def main(argv=None) -> int:
@@ -28,6 +38,9 @@ def main(argv=None) -> int:
         summary = ensure_index(cfg.retrieval)
         if summary:
             print(summary)
+        train_demo = settings.demo_training and bool(cfg.model.adapter) and not adapter_exists(cfg)
+        if train_demo:
+            cfg.model.adapter = ""  # serve the base model now; the demo adapter follows when trained
         assistant = Assistant.from_config(cfg)
         store = FeedbackStore(default_path(settings.feedback_db))
     except UserError as exc:
@@ -37,6 +50,8 @@ def main(argv=None) -> int:
     if not admin_enabled(settings):
         print("admin page disabled: set DESKMATE_ADMIN_PASSWORD to enable it")
     app = build_app(assistant, feedback=store, settings=settings, title=f"{cfg.chat.company_name} support")
+    if train_demo:
+        app.service.training = DemoTraining(assistant, cfg.model.adapters_dir).start()
     serve(app, server_name=cfg.ui.host, server_port=cfg.ui.port)
     print(f"OpenAI-compatible endpoint: http://{cfg.ui.host}:{cfg.ui.port}/v1/chat/completions"
           + (" (API key required)" if settings.api_key else ""))

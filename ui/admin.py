@@ -30,7 +30,9 @@ class AdminHandlers:
         self.service, self.settings, self.assistant = service, settings, service.assistant
 
     def served_text(self) -> str:
-        return f"Serving: **{self.service.adapter or tasks.BASE_MODEL_CHOICE}**"
+        training = getattr(self.service, "training", None)
+        note = f"  \n{training.status()}" if training is not None else ""
+        return f"Serving: **{self.service.adapter or tasks.BASE_MODEL_CHOICE}**{note}"
 
     def overview(self):
         choices = tasks.adapter_choices(self.assistant.cfg.model.adapters_dir)

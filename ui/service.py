@@ -58,6 +58,7 @@ class ChatService:
         self.assistant, self.store = assistant, store
         self._lock = threading.Lock()
         self._answers: OrderedDict[str, AnswerRecord] = OrderedDict()
+        self.training = None  # a `background.DemoTraining` while the demo adapter trains behind the app
 
     @property
     def adapter(self) -> str:
