@@ -23,7 +23,7 @@ from retrieval.tool import TOOL_NAME
 
 from .chat_format import parse_tool_calls
 from .citations import Citation, verify
-from .config import AppConfig
+from .config import PROMPT_ROOM, AppConfig
 from .conversation import standalone_question, trim_history, validate
 from .dialogue import Dialogue
 from .grounding import Grounding, GroundingSettings
@@ -159,7 +159,7 @@ class Assistant:
         if reply:  # greetings, thanks and questions about the assistant: from the configured identity, no search
             yield from self._finish(Answer(reply, [], [], False, False, small_talk=True), started, True)
             return
-        budget = chat.max_prompt_tokens - chat.max_new_tokens - 600  # room for system prompt and passages
+        budget = chat.max_prompt_tokens - chat.max_new_tokens - PROMPT_ROOM
         history = trim_history([m for m in messages if m["role"] != "system"], budget, self.generator.count_tokens)
         conversation = self.dialogue.with_system(history)
         asked = standalone_question(history, question)  # a follow-up with the message it follows

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from retrieval.config import RetrievalConfig, parse_config
+from retrieval.errors import ConfigError
 
 BUNDLED_CHAT_MODEL = "bundled:SmolLM2-135M-Instruct"
+PROMPT_ROOM = 600  # tokens kept for the system prompt and the passages when older turns are trimmed
 
 
 @dataclass
@@ -157,6 +159,33 @@ class AppConfig:
     chat: ChatConfig
     ui: UIConfig
 
+    def check(self) -> None:
+        """Every rule that ties settings together, each message saying how to fix it."""
+        chat, model = self.chat, self.model
+        if chat.tool_policy not in ("required", "auto"):
+            raise ConfigError(f"tool_policy is {chat.tool_policy!r}; use 'required' (search for every question) or 'auto'.")
+        if chat.tool_policy == "required" and chat.max_tool_rounds < 1:
+            raise ConfigError("tool_policy 'required' needs max_tool_rounds of at least 1.")
+        if model.backend not in ("local", "openai"):
+            raise ConfigError(f"backend is {model.backend!r}; use 'local' or 'openai'.")
+        if model.backend == "openai" and not model.openai_base_url:
+            raise ConfigError("The openai backend needs openai_base_url, e.g. --openai_base_url http://127.0.0.1:8000/v1.")
+        room = chat.max_new_tokens + PROMPT_ROOM
+        if chat.max_prompt_tokens < room + 100:
+            raise ConfigError(f"max_prompt_tokens {chat.max_prompt_tokens} leaves no room for the conversation: it must "
+                              f"exceed max_new_tokens ({chat.max_new_tokens}) plus {PROMPT_ROOM} for the system prompt "
+                              f"and passages by at least 100; raise it to {room + 100} or more, or lower max_new_tokens.")
+        if chat.max_turns < 1 or chat.max_message_chars < 1 or chat.max_new_tokens < 1:
+            raise ConfigError("max_turns, max_message_chars and max_new_tokens must be at least 1.")
+        if chat.extractive_sentences < 1:
+            raise ConfigError("extractive_sentences must be at least 1: a grounded answer quotes at least one sentence.")
+        if not 0 <= chat.gate_sample_false_refusals < 1:
+            raise ConfigError(f"gate_sample_false_refusals is {chat.gate_sample_false_refusals}; give a share in [0, 1).")
+        if self.retrieval.top_k < 1:
+            raise ConfigError(f"top_k is {self.retrieval.top_k}; search for at least 1 passage.")
+        if self.ui.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {self.ui.concurrency}.")
+
 
 SECTIONS = (RetrievalConfig, ModelConfig, ChatConfig, UIConfig)
 
@@ -164,4 +193,6 @@ SECTIONS = (RetrievalConfig, ModelConfig, ChatConfig, UIConfig)
 def load_config(args=None, extra_types=()) -> tuple[AppConfig, tuple]:
     """Parse the YAML file and flags into an `AppConfig` (plus any extra dataclasses asked for)."""
     parsed = parse_config([*SECTIONS, *extra_types], args, file_sections=SECTIONS)
-    return AppConfig(*parsed[: len(SECTIONS)]), tuple(parsed[len(SECTIONS) :])
+    cfg = AppConfig(*parsed[: len(SECTIONS)])
+    cfg.check()
+    return cfg, tuple(parsed[len(SECTIONS) :])

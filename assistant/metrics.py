@@ -25,6 +25,8 @@ import statistics
 import string
 from collections import Counter
 
+from retrieval.evaluate import is_answerable  # noqa: F401 - the one definition, used here and by importers
+
 from .citations import MARKER_RE, content_words
 
 NUMBER_RE = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -99,10 +101,6 @@ def supports(passage: dict, question: dict) -> bool:
         return True
     support_text = squash(question.get("support_text") or "")
     return bool(support_text) and support_text in squash(passage.get("text", ""))
-
-
-def is_answerable(question: dict) -> bool:
-    return question.get("answerable", True) is not False and bool(question.get("support_doc") or question.get("answer"))
 
 
 def sentence_supported(sentence: str, cited_documents: list[str]) -> bool:

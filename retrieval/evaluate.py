@@ -47,11 +47,15 @@ def load_questions(path: Path) -> list[dict]:
 
 
 def is_answerable(question: dict) -> bool:
-    return bool(question.get("support_doc")) and question.get("answerable", True) is not False
+    """Unless marked `answerable: false`, a question with a support document or a gold answer (the one
+    definition: retrieval scores and answer scores both use it)."""
+    return question.get("answerable", True) is not False and bool(question.get("support_doc") or question.get("answer"))
 
 
 def score(questions: list[dict], search: Callable[[str], list[str]]) -> dict:
-    """Metrics for a `search(question) -> [source of passage 1, 2, ...]` function."""
+    """Metrics for a `search(question) -> [source of passage 1, 2, ...]` function. An answerable question with
+    no support document cannot be scored for retrieval and is left out."""
+    questions = [q for q in questions if not is_answerable(q) or q.get("support_doc")]
     per_question, hits1, hits5, rr, refused, empty = [], 0, 0, 0.0, 0, 0
     answerable = [q for q in questions if is_answerable(q)]
     for q in questions:

@@ -12,8 +12,8 @@ from assistant import registry
 from training.config import DPORunConfig, SFTRunConfig
 from training.errors import DataValidationError
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(max_steps=2, batch_size=2, logging_steps=1, save_steps=1, max_length=256, lora_r=4, lora_alpha=8,
             max_eval_examples=1, progress=False, device="cpu", load_in_4bit="false", promotion="always")
 

@@ -10,7 +10,7 @@ import pytest
 from assistant.feedback import FeedbackStore
 from ui import admin_tasks as tasks
 
-KB_DIR = Path(__file__).resolve().parents[1] / "data" / "kb"
+KB_DIR = Path(__file__).resolve().parents[2] / "data" / "kb"
 
 
 def test_upload_names_cannot_escape_the_knowledge_base(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from ui.app import build_app
 from assistant.config import UIConfig
 
-KB_DIR = Path(__file__).resolve().parents[1] / "data" / "kb"
+KB_DIR = Path(__file__).resolve().parents[2] / "data" / "kb"
 OFF_TOPIC = "What is the boiling point of mercury in kelvin?"  # nothing in the help center to answer from
 
 

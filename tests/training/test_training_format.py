@@ -13,7 +13,7 @@ from training.formatting import tokenize_dpo, tokenize_sft
 
 DIALOGUE = Dialogue()
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from retrieval.errors import EmptyKnowledgeBaseError, IndexUnavailableError
 from retrieval.index import build_index
 from retrieval.search import Searcher
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 RETURNS = """# Returns policy

@@ -15,7 +15,7 @@ import pytest
 from ui.app import build_app
 from assistant.config import UIConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -106,6 +106,30 @@ def test_customer_asks_sees_cited_sources_and_rates_the_answer_down(page, live_a
     page.reload()
     page.wait_for_function(f"{text_of('#chat')}.includes({question!r})", timeout=30_000)
     assert f"[{cited['number']}]" in page.locator("#chat [data-testid=bot]").last.inner_text()
+
+
+def test_three_unrelated_questions_in_one_conversation_get_three_answers_with_their_own_sources(page, live_app):
+    questions = ["Can I return opened headphones in the UK?",
+                 "My Arc headphones keep disconnecting from my laptop, what can I do?",
+                 "How long does a refund take to reach my card?"]
+    records = []
+    for question in questions:
+        page.locator("#question textarea").fill(question)
+        page.locator("#question textarea").press("Enter")
+        for _ in range(ANSWER_TIMEOUT_MS // 500):
+            found = [r for r in live_app.service.answers() if r.question == question]
+            if found:
+                break
+            page.wait_for_timeout(500)
+        assert found, f"no answer to {question!r}"
+        records.append(found[-1])
+        page.wait_for_function(f"{text_of('#chat')}.includes({found[-1].answer[:40]!r})", timeout=60_000)
+    answers = [r.answer for r in records]
+    sources = [frozenset(c["source"] for c in r.citations) for r in records]
+    assert len(set(answers)) == 3, answers
+    assert all(sources) and len(set(sources)) == 3, sources
+    shown = page.locator("#chat").inner_text()
+    assert all(answer[:40] in shown for answer in answers)
 
 
 def test_talk_to_a_person_shows_the_handoff(page, live_app):

@@ -12,8 +12,8 @@ from training.errors import DataValidationError
 from assistant.dialogue import Dialogue
 from training.formatting import tokenizer_for
 
-FIXTURES = Path(__file__).parent / "fixtures"
-ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from assistant.config import SECTIONS, load_config
 from assistant.errors import ConfigError
 from retrieval.config import RetrievalConfig, parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_yaml_values_load_and_flags_override(tmp_path):
@@ -67,3 +67,14 @@ def test_training_trains_on_the_served_dialogue(tmp_path):
     assert "Acme Bikes" in dialogue.settings()["system_prompt"]
     with pytest.raises(ConfigError, match="learning_rate"):
         parse_run_config(SFTRunConfig, "configs/sft.yaml", ["--learnig_rate", "1e-4"])
+
+
+@pytest.mark.parametrize("flags, match", [
+    (["--tool_policy", "sometimes"], "use 'required'"),
+    (["--max_prompt_tokens", "700"], "raise it to 900"),
+    (["--backend", "openai"], "openai_base_url"),
+    (["--top_k", "0"], "at least 1 passage"),
+])
+def test_settings_that_do_not_fit_together_are_refused_with_the_fix(flags, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(flags)
