@@ -49,7 +49,7 @@ index: install
 	$(BIN)/python -m retrieval.index data/kb
 
 chat: install
-	$(BIN)/python -m assistant.chat
+	$(BIN)/python -m assistant.terminal
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from retrieval.evaluate import default_index_dir, load_questions
+from retrieval.recall import default_index_dir, load_questions
 
 from .config import AppConfig, load_config
 from .conversation import standalone_question

@@ -25,7 +25,7 @@ import statistics
 import string
 from collections import Counter
 
-from retrieval.evaluate import is_answerable  # noqa: F401 - the one definition, used here and by importers
+from retrieval.recall import is_answerable  # noqa: F401 - the one definition, used here and by importers
 
 from .citations import MARKER_RE, content_words
 

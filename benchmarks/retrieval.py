@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.config import RetrievalConfig
-from retrieval.evaluate import load_questions, score
+from retrieval.recall import load_questions, score
 from retrieval.index import build_index
 from retrieval.search import Searcher
 from retrieval.store import open_collection, read_all

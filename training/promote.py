@@ -63,7 +63,7 @@ def app_config(kb: str, adapters_dir: str, extra: list[str] | None = None, base_
     settings a run trained with) replaces the file's.
     """
     from assistant.config import load_config
-    from retrieval.evaluate import default_index_dir
+    from retrieval.recall import default_index_dir
 
     extra = list(extra or [])
     cfg, _ = load_config((["--config", config_file] if config_file and "--config" not in extra else []) + extra)
@@ -82,7 +82,7 @@ def promote(run: str, cfg, questions_file: str, *, current: str = "latest", limi
             tolerance: float = 0.02, force: bool = False, progress: bool = True, searcher=None) -> dict:
     """Evaluate `run` against `current` and make it `latest` when it is not worse (or when `force`)."""
     from assistant.evaluate import evaluate, markdown_table, select
-    from retrieval.evaluate import load_questions
+    from retrieval.recall import load_questions
 
     adapters_dir = cfg.model.adapters_dir
     served = read_registry(adapters_dir)["aliases"].get(current, current if current != "latest" else "")

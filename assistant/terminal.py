@@ -1,6 +1,6 @@
 """Chat with the assistant in the terminal, on the same loop the web app uses.
 
-    python -m assistant.chat [--config configs/assistant.yaml] [--adapter latest]
+    python -m assistant.terminal [--config configs/assistant.yaml] [--adapter latest]
 
 Answers stream in; the sources of each answer are printed under it. Type /reset to
 start over and /quit (or Ctrl-D) to leave.

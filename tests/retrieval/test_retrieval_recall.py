@@ -1,8 +1,8 @@
-"""`python -m retrieval.evaluate` on several question files: each scored, and all together."""
+"""`python -m retrieval.recall` on several question files: each scored, and all together."""
 
 import json
 
-from retrieval.evaluate import main
+from retrieval.recall import main
 from tests.conftest import KB_DIR
 
 

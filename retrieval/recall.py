@@ -1,7 +1,7 @@
 """Document-level retrieval quality on an evaluation set.
 
-    python -m retrieval.evaluate --kb data/kb --questions data/eval/questions.jsonl [--report out.json]
-    python -m retrieval.evaluate --questions data/eval/*.jsonl --fusion rrf   # several files, other settings
+    python -m retrieval.recall --kb data/kb --questions data/eval/questions.jsonl [--report out.json]
+    python -m retrieval.recall --questions data/eval/*.jsonl --fusion rrf   # several files, other settings
 
 A hit is a passage from the question's `support_doc` (its path relative to the
 knowledge-base folder). Prints recall@1, recall@5 and MRR@5 over answerable questions, and
