@@ -182,9 +182,9 @@ class Assistant:
             call = self.dialogue.search_call(query, f"call_{round_}")
             yield Event("tool_call", call["tool_calls"][0]["function"])
             started_search = time.perf_counter()
-            # The first search of a question also uses the customer's own words (with the message a follow-up
-            # follows): a small model's query can drop what matters, and fusing the rankings keeps what any finds.
-            found = self._search([question, asked, query] if round_ == 0 else [query], len(passages) + 1, k)
+            # The first search of a question also uses the customer's own words (a follow-up with the messages it
+            # follows): a small model's query can drop what matters, and fusing both rankings keeps what either finds.
+            found = self._search([asked, query] if round_ == 0 else [query], len(passages) + 1, k)
             timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)
@@ -193,7 +193,8 @@ class Assistant:
                 started_gate = time.perf_counter()
                 answerability = self.grounding.answerability(asked, found)
                 timings["gate_s"] = time.perf_counter() - started_gate
-            if not passages and (not found or (answerability is not None and answerability < self.grounding.gate.threshold)):
+            threshold = self.grounding.gate.threshold * (chat.follow_up_gate_share if asked != question else 1.0)
+            if not passages and (not found or (answerability is not None and answerability < threshold)):
                 refusal = Answer(chat.no_evidence_message, [], found, False, False, refused=True, usage=usage,
                                  timings=timings, answerability=answerability)
                 yield from self._finish(refusal, started, True)

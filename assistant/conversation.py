@@ -66,11 +66,11 @@ def depends_on_history(message: str) -> bool:
     return bool(FOLLOW_UP_RE.search(message)) or len(re.findall(r"\w+", message)) <= 3
 
 
-def standalone_question(history: list[dict], question: str) -> str:
-    """What the search and the grounding checks work from: the latest message, preceded by the customer's previous
-    message when the latest depends on it. The latest message is never lost; the model's own search query is
-    searched beside it (`Assistant`), so a question on a new topic still finds its own passages."""
-    earlier = [m.get("content") or "" for m in history[:-1] if m.get("role") == "user"]
+def standalone_question(history: list[dict], question: str, earlier_messages: int = 3) -> str:
+    """What the search and the grounding checks work from: the latest message, preceded by the customer's
+    `earlier_messages` previous messages when it depends on them ("and how long does that take?"). The
+    latest message is never lost, and the model's own search query is searched beside it (`Assistant`)."""
+    earlier = [(m.get("content") or "").strip() for m in history[:-1] if m.get("role") == "user"]
     if not earlier or not depends_on_history(question):
         return question
-    return f"{earlier[-1].strip()} {question.strip()}"
+    return " ".join([*earlier[-earlier_messages:], question.strip()])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from assistant.errors import InvalidMessageError
 from assistant.feedback import FeedbackStore
 
-MAX_REMEMBERED = 5000  # answers and conversations kept for feedback and follow-up questions
+MAX_REMEMBERED = 5000  # answers of the chat page kept in memory for feedback (API answers are in the database)
 
 
 @dataclass
