@@ -193,8 +193,11 @@ class Assistant:
                 started_gate = time.perf_counter()
                 answerability = self.grounding.answerability(asked, found)
                 timings["gate_s"] = time.perf_counter() - started_gate
-            threshold = self.grounding.gate.threshold * (chat.follow_up_gate_share if asked != question else 1.0)
-            if not passages and (not found or (answerability is not None and answerability < threshold)):
+            declined = not found
+            if answerability is not None:  # a follow-up's words point back: it is judged at a share of the threshold
+                share = chat.follow_up_gate_share if asked != question else 1.0
+                declined = answerability < self.grounding.gate.threshold * share
+            if not passages and declined:
                 refusal = Answer(chat.no_evidence_message, [], found, False, False, refused=True, usage=usage,
                                  timings=timings, answerability=answerability)
                 yield from self._finish(refusal, started, True)

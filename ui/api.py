@@ -7,6 +7,7 @@ instead of an exception, so clients can show it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import gradio as gr
 
@@ -53,7 +54,8 @@ def register_api(service: ChatService) -> None:
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message, the app keeps serving
             yield "final", {"conversation_id": conversation_id if isinstance(conversation_id, str) else "", **_error(exc)}
 
-    def chat_stream_endpoint(message: str, conversation_id: str = ""):
+    def chat_stream_endpoint(message: str, conversation_id: str = "") -> Iterator[dict]:
+        """As /chat, streamed: {"delta": text} pieces as the answer is written, then the same JSON as /chat."""
         for _, value in chat_stream(message, conversation_id):
             yield value
 
