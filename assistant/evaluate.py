@@ -229,7 +229,8 @@ def evaluate(cfg: AppConfig, questions: list[dict], labels: list[str], report: P
     cache = RowCache(rows_path(report), fresh)
     started = time.time()
     models = {}
-    variants = [("", questions)] + ([(" (first turn)", first_turns(questions))] if first_turns(questions) else [])
+    alone = first_turns(questions)
+    variants = [("", questions)] + ([(" (first turn)", alone)] if alone else [])
     for label in labels:
         for suffix, asked in variants:  # follow-ups, then the same questions asked alone
             rows = evaluate_model(model_config(cfg, label), asked, cache, searcher, label, progress, make_assistant)
