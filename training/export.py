@@ -2,7 +2,7 @@
 
     python -m training.export [--db PATH] [--out PATH] [--since_id N]
 
-Reads the conversations the web app's API stored (`FeedbackStore` turns; emails, phone
+Reads the conversations the web app stored, chat page and APIs (`FeedbackStore` turns; emails, phone
 and card numbers were masked before they were written, and are masked again here). Each
 conversation becomes one line in the data/sft format, in the served dialogue
 (`assistant.dialogue`): every customer message, the search call and the passages its
@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{count} conversations written to {out}" + ("" if count else " (answer questions through the API first)"))
+    noun = "conversation" if count == 1 else "conversations"
+    print(f"{count} {noun} written to {out}" + ("" if count else " (answer questions in the chat or the API first)"))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The admin page: log in, upload documents and re-index, documents, served adapter, feedback, compare adapters.
+"""The admin page: log in, documents and re-index, served adapter, feedback, conversation export, compare adapters.
 
 The login is checked on the server and kept in per-tab server state; every admin action
 checks it again, so the hidden controls cannot be used without logging in.
@@ -76,6 +76,15 @@ class AdminHandlers:
         _require(ok)
         return tasks.feedback_table(self.service.store)
 
+    def export(self, ok, progress=gr.Progress()):
+        _require(ok)
+        progress(0, desc="Exporting conversations")
+        try:
+            out, summary = tasks.export_conversations(self.service.store.path)
+        except tasks.AdminError as exc:
+            raise gr.Error(str(exc)) from exc
+        return f"{summary.replace(str(out), out.name)}. Review it before training on it.", str(out)
+
 
 def build_admin(service: ChatService, settings: UIConfig) -> None:
     """Lay out the admin tab and wire its events (call inside a `gr.Tab`)."""
@@ -105,6 +114,11 @@ def build_admin(service: ChatService, settings: UIConfig) -> None:
             refresh = gr.Button("Refresh", size="sm")
             feedback = gr.Dataframe(headers=tasks.FEEDBACK_COLUMNS, label="Recent feedback", interactive=False,
                                     wrap=True)
+        with gr.Tab("Conversations"):
+            gr.Markdown("Every conversation (chat page and API) as SFT training dialogues, personal data masked.")
+            export = gr.Button("Export as training data")
+            export_status = gr.Markdown()
+            exported = gr.File(label="Training dialogues (JSONL)", interactive=False)
         with gr.Tab("Compare") as compare_tab:
             from .admin_compare import build_compare  # here, not at the top: admin_compare uses `_require`
 
@@ -118,3 +132,4 @@ def build_admin(service: ChatService, settings: UIConfig) -> None:
     rebuild.click(on.reindex, [logged_in], [index_status, documents], concurrency_limit=1, **private)
     apply.click(on.switch, [logged_in, adapter], served, concurrency_limit=1, **private)
     refresh.click(on.refresh, logged_in, feedback, **private)
+    export.click(on.export, logged_in, [export_status, exported], concurrency_limit=1, **private)

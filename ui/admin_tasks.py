@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -91,6 +95,22 @@ def switch_adapter(assistant, choice: str) -> str:
         raise AdminError("This assistant cannot switch adapters while running; set `adapter` in the config and restart.")
     assistant.use_adapter(name)
     return name or BASE_MODEL_CHOICE
+
+
+def export_conversations(db: str | Path, timeout: float = 600) -> tuple[Path, str]:
+    """Stored conversations as SFT training dialogues, personal data masked: runs `python -m training.export`
+    (a command, not an import: the web app does not depend on the training package) into a fresh file in
+    the system's temp folder, which the page offers for download. Returns the file and the command's summary."""
+    out = Path(tempfile.mkdtemp(prefix="deskmate-export-")) / f"conversations-sft-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    try:
+        done = subprocess.run([sys.executable, "-m", "training.export", "--db", str(db), "--out", str(out)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise AdminError(f"The export took longer than {timeout:.0f} s; run `python -m training.export` instead.") from exc
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise AdminError(f"The export failed: {why}")
+    return out, done.stdout.strip().splitlines()[-1]
 
 
 def feedback_table(store: FeedbackStore, limit: int = 50) -> list[list]:

@@ -1,7 +1,8 @@
 """What the chat page does on each event: stream an answer, retry, undo, rate, hand off, restore.
 
 The session (messages, conversation id, and the id of the answer at each message index)
-is kept in the browser's local storage, so the conversation survives a page reload.
+is kept in the browser's local storage, so the conversation survives a page reload; each
+exchange is also stored in the app's database (`ChatService.save_exchange`).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def answer_stream(service: ChatService, question: str, history: list, saved: dic
     if not streaming:
         history.append({"role": "assistant", "content": ""})
     history[-1] = {"role": "assistant", "content": answer.text}
-    record = service.remember(saved["conversation_id"], question, answer)
+    record = service.save_exchange(saved["conversation_id"], question, answer)
     saved["answers"][str(len(history) - 1)] = record.answer_id
     if answer.handoff:
         ticket = service.handoff(saved["conversation_id"], conversation_turns(history), "customer asked for a person")

@@ -1,10 +1,10 @@
 """What the chat page and the API share: answering, remembering answers, feedback and handoffs.
 
 Answers are kept in memory (bounded) under an id so that a later rating can be stored
-with the question, the passages and the adapter that produced it. API conversations live
-in the app's database (`FeedbackStore.add_turns`), answers with their citations and
-passages, so a conversation and its answers' ratings survive a restart and are shared by
-every app process on the same database.
+with the question, the passages and the adapter that produced it. Conversations (the chat
+page's and the APIs') live in the app's database (`FeedbackStore.add_turns`), answers with
+their citations and passages, so a conversation and its answers' ratings survive a restart,
+are shared by every app process on the same database, and can be exported for training.
 """
 
 from __future__ import annotations
@@ -109,6 +109,15 @@ class ChatService:
     def add_turns(self, conversation_id: str, *turns: dict) -> None:
         self.store.add_turns(conversation_id, list(turns))
 
+    def save_exchange(self, conversation_id: str, question: str, answer) -> AnswerRecord:
+        """Remember the answer for feedback and add the question and the answer (with its citations and
+        passages) to the stored conversation: the chat page and every API keep conversations the same way."""
+        record = self.remember(conversation_id, question, answer)
+        self.add_turns(conversation_id, {"role": "user", "content": question},
+                       {"role": "assistant", "content": answer.text, "answer_id": record.answer_id,
+                        "citations": record.citations, "passages": record.passages, "adapter": record.adapter})
+        return record
+
     def feedback(self, answer_id: str, rating, better_answer: str = "", *, question: str = "",
                  answer: str = "") -> int:
         """Store a rating of an answer (durably, before returning); return the feedback id.
@@ -137,10 +146,7 @@ class ChatService:
                 yield "delta", event.data
             elif event.type == "final":
                 answer = event.data
-        record = self.remember(conversation_id, turns[-1]["content"], answer)
-        self.add_turns(conversation_id, {"role": "user", "content": turns[-1]["content"]},
-                       {"role": "assistant", "content": answer.text, "answer_id": record.answer_id,
-                        "citations": record.citations, "passages": record.passages, "adapter": record.adapter})
+        record = self.save_exchange(conversation_id, turns[-1]["content"], answer)
         result = {
             "conversation_id": conversation_id,
             "answer_id": record.answer_id,

@@ -89,7 +89,30 @@ def test_admin_actions_refuse_without_login(tmp_path):
     on = AdminHandlers(service, UIConfig(admin_password="s3cret"))
     assert on.login("admin", "wrong")[:2] == (False, "Wrong user or password.")
     for action in (lambda: on.save(False, []), lambda: on.reindex(False), lambda: on.switch(False, "latest"),
-                   lambda: on.refresh(False)):
+                   lambda: on.refresh(False), lambda: on.export(False)):
         with pytest.raises(gr.Error, match="Log in first"):
             action()
     assert on.refresh(True) == []
+
+
+def test_admin_exports_stored_conversations_as_training_dialogues(tmp_path):
+    from ui.admin import AdminHandlers
+    from ui.service import ChatService
+    from assistant.config import UIConfig
+
+    store = FeedbackStore(tmp_path / "app.sqlite3")
+    store.add_turns("c1", [{"role": "user", "content": "hello, I'm ann@example.com"},
+                           {"role": "assistant", "content": "Hi! I'm Kess. How can I help?", "answer_id": "a1"}])
+    store.add_turns("c2", [{"role": "user", "content": "anyone there?"}])  # never answered: not exported
+    on = AdminHandlers(ChatService(SimpleNamespace(), store), UIConfig(admin_password="s3cret"))
+    status, path = on.export(True)
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines()]
+    assert status.startswith("1 conversation written to conversations-sft-") and len(lines) == 1
+    assert [m["role"] for m in lines[0]["messages"]] == ["user", "assistant"]
+    assert "ann@example.com" not in Path(path).read_text()
+
+
+def test_a_failing_export_says_why(tmp_path):
+    (tmp_path / "app.sqlite3").write_text("not a database")
+    with pytest.raises(tasks.AdminError, match="The export failed: .+"):
+        tasks.export_conversations(tmp_path / "app.sqlite3")

@@ -40,6 +40,10 @@ def test_answer_streams_after_a_collapsible_search_step_and_fills_the_sources_pa
     assert f"[{first['number']}]" in answer["content"]
     assert f"**[{first['number']}] {first['title']}**" in sources and record.citations[0]["source"] in sources
     assert session["history"] == history and session["conversation_id"]
+    stored = service.store.conversation(session["conversation_id"])  # kept server-side too, for the export
+    assert [(t["role"], t["content"]) for t in stored] == [("user", "Can I return opened headphones?"),
+                                                           ("assistant", answer["content"])]
+    assert stored[1]["answer_id"] == answer_id and stored[1]["passages"]
     # Only the real turns go back to the model on the next question.
     assert [t["role"] for t in conversation_turns(history)] == ["user", "assistant"]
 
