@@ -204,8 +204,8 @@ class Assistant:
                 return
             passages += found
             conversation += [call, self.dialogue.search_result(found, f"call_{round_}")]
-        yield from self._finish(self._grounded_answer(text, asked, passages, usage, timings, said_before), started,
-                                chat.grounding)
+        yield from self._finish(self._grounded_answer(text, asked, passages, usage, timings, said_before, question),
+                                started, chat.grounding)
 
     def _generate(self, conversation, stream_answer: bool, usage: dict, timings: dict, started: float,
                   allow_tool_calls: bool = True):
@@ -245,14 +245,14 @@ class Assistant:
         return question, self.dialogue.top_k
 
     def _grounded_answer(self, text: str, question: str, passages: list[Passage], usage: dict, timings: dict,
-                         said_before: str = "") -> Answer:
+                         said_before: str = "", latest: str = "") -> Answer:
         """With the grounding checks: only supported sentences, each citing a passage that supports it, filled up
         with the passages' own closest sentences. Without: the model's text with its citation numbers checked."""
         chat = self.cfg.chat
         draft = "" if is_tool_call(text) else text.strip()
         if chat.grounding and passages:
             started = time.perf_counter()
-            clean, citations = self.grounding.ground(draft, question, passages, said_before)
+            clean, citations = self.grounding.ground(draft, question, passages, said_before, latest)
             timings["verify_s"] = time.perf_counter() - started
         elif draft:
             clean, citations = verify(draft, passages, chat.attribute_uncited)

@@ -139,7 +139,8 @@ class ExtractiveAnswerer:
         started = time.perf_counter()
         question = standalone_question(messages, messages[-1]["content"])
         passages = self.searcher.search(question, self.cfg.retrieval.top_k)
-        picked = closest_sentences(question, passages, self.grounding.encoder, self.grounding.vocabulary, self.sentences)
+        picked = closest_sentences(question, passages, self.grounding.encoder, self.grounding.vocabulary, self.sentences,
+                                   latest=messages[-1]["content"])
         text, citations = verify(quote(picked), passages, attribute_uncited=False)
         answer = Answer(text or self.cfg.chat.no_evidence_message, citations, passages, bool(citations), False,
                         refused=not picked, timings={"total_s": time.perf_counter() - started, "search_s": 0.0})

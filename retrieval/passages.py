@@ -21,6 +21,11 @@ class Passage:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def heading(self) -> str:
+        """"Title - Section" (the title alone when the section is the title), as the model reads it."""
+        return self.title if self.section in ("", self.title) else f"{self.title} - {self.section}"
+
 
 def format_passages(passages: list[Passage]) -> str:
     """The tool result the model reads: numbered, quoted passages with their source.
@@ -31,6 +36,5 @@ def format_passages(passages: list[Passage]) -> str:
         return "No relevant passages found in the help center."
     blocks = []
     for p in passages:
-        heading = p.title if p.section in ("", p.title) else f"{p.title} - {p.section}"
-        blocks.append(f'[{p.number}] {heading} (source: {p.source})\n"""\n{p.text.strip()}\n"""')
+        blocks.append(f'[{p.number}] {p.heading} (source: {p.source})\n"""\n{p.text.strip()}\n"""')
     return "\n\n".join(blocks)

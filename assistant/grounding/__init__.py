@@ -20,7 +20,7 @@ from pathlib import Path
 from retrieval.passages import Passage
 
 from ..citations import Citation
-from .extractive import closest_sentences, quote, quoted
+from .extractive import closest_sentences, on_topic, quote, quoted
 from .gate import LogisticModel, gate_features, heading_and_text
 from .signals import Encoder
 from .text import MARKER_RE, Vocabulary, draft_sentences, strip_markers, tokens
@@ -53,15 +53,18 @@ class Grounding:
     def answerable(self, question: str, passages: list[Passage]) -> bool:
         return bool(passages) and (not self.settings.gate or self.answerability(question, passages) >= self.gate.threshold)
 
-    def ground(self, draft: str, question: str, passages: list[Passage], said_before: str = "") -> tuple[str, list[Citation]]:
+    def ground(self, draft: str, question: str, passages: list[Passage], said_before: str = "",
+               latest: str = "") -> tuple[str, list[Citation]]:
         """The answer as shown: the draft's supported sentences (each citing a passage that supports it),
         then the passage sentences closest to the question, up to `extractive_sentences` sentences; none
-        of them a sentence of `said_before` (the conversation's earlier answers) again."""
+        of them a sentence of `said_before` (the conversation's earlier answers) again. For a follow-up,
+        `question` is its stand-alone form and `latest` the message as sent (`closest_sentences`)."""
         kept = self.supported_sentences(draft, passages, said_before) if self.settings.verify else []
+        kept = on_topic(kept, question, passages, self.encoder, self.vocabulary, latest)
         earlier = [set(tokens(s)) for s in draft_sentences(said_before)]
         shown_words = set().union(*(tokens(s) for s, _ in kept)) if kept else set()
         for sentence, passage in closest_sentences(question, passages, self.encoder, self.vocabulary,
-                                                   self.settings.extractive_sentences):
+                                                   self.settings.extractive_sentences, latest=latest):
             if len(kept) >= self.settings.extractive_sentences:
                 break
             words = set(tokens(sentence))
@@ -74,14 +77,17 @@ class Grounding:
         return text, [Citation(n, p.doc_id, p.title, p.source, p.section, p.text[:300], p.score) for n, p in cited]
 
     def supported_sentences(self, draft: str, passages: list[Passage], said_before: str = "") -> list[tuple[str, Passage]]:
-        """Each draft sentence with the passage that supports it (its own citation first), unsupported ones dropped."""
+        """Each draft sentence with the passage that supports it (its own citation first), unsupported ones and
+        headings read back dropped."""
         by_number = {p.number: p for p in passages}
         pieces = dict(zip(by_number, (v for v in self.encoder.piece_vectors([heading_and_text(p) for p in passages]))))
+        headings = [set(tokens(p.heading)) for p in passages]
         kept = []
         for sentence in draft_sentences(draft, said_before):
             claim = strip_markers(sentence).strip()
-            if not tokens(claim):
-                continue
+            words = set(tokens(claim))
+            if not words or any(words <= heading for heading in headings):
+                continue  # nothing, or a passage's heading read back ("Trade-in Programme - What you can trade in")
             cited = [int(n) for n in MARKER_RE.findall(sentence) if int(n) in by_number]
             order = cited + [n for n in by_number if n not in cited]
             support = next((n for n in order if self.verifier.supports(claim, by_number[n], pieces[n])), None)

@@ -23,6 +23,8 @@ NEGATION_RE = re.compile(
     r"wasn't|weren't|shouldn't|couldn't|wouldn't|mustn't|unable|impossible)\b|n't\b",
     re.IGNORECASE,
 )
+LINK_RE = re.compile(r"\[([^\]]+)\]\([^)\s]+\)")
+POINTER_RE = re.compile(r"\b(see|read|visit|check)\s+(the\s+)?\[[^\]]+\]\(", re.IGNORECASE)
 MIN_SENTENCE_TOKENS = 2
 MIN_STATEMENT_WORDS = 5
 
@@ -78,8 +80,8 @@ def table_row(header: list[str], row: list[str]) -> str:
 
 def statement_sentences(text: str) -> list[str]:
     """The sentences of a passage that state something: headings, table header rows, bold labels,
-    questions (FAQ headings), lead-ins ending in a colon and short label-like pieces without a number
-    left out; a table row is read with its column names."""
+    questions (FAQ headings), lead-ins ending in a colon, short label-like pieces without a number and
+    pointers that are mostly links left out; a table row is read with its column names, a link as its text."""
     lines = [line.strip() for line in (text or "").splitlines()]
     following = [next((n for n in lines[i + 1:] if n), "") for i in range(len(lines))]
     found, header = [], []
@@ -96,7 +98,10 @@ def statement_sentences(text: str) -> list[str]:
         for piece in split_sentences(line):
             if piece.endswith(("?", ":")) or (len(piece.split()) < MIN_STATEMENT_WORDS and not numbers(piece)):
                 continue
-            found.append(piece)
+            plain = LINK_RE.sub(r"\1", piece)  # a link reads as its text
+            linked = sum(len(text.split()) for text in LINK_RE.findall(piece))
+            if not POINTER_RE.search(piece) and linked < 0.4 * len(plain.split()):
+                found.append(plain)  # "for card refunds, see [Refund timelines](...)" only points elsewhere
     return found
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from assistant.grounding import cache_path, fingerprint
+from assistant.grounding.extractive import closeness, closest_sentences
 from assistant.grounding.text import draft_sentences, statement_sentences
 from assistant.metrics import sentence_support
 from retrieval.passages import Passage
@@ -58,12 +60,60 @@ def test_an_off_topic_passage_never_carries_a_citation(grounding, searcher):
         assert any(p.number == citation.number for p in passages)
 
 
+def test_a_heading_read_back_is_not_an_answer_sentence(grounding, warranty_passages):
+    n = table_number(warranty_passages)
+    heading = next(p.heading for p in warranty_passages if p.number == n)
+    draft = f"{heading} [{n}]. In the United Kingdom the standard warranty is 2 years [{n}]."
+    assert [s for s, _ in grounding.supported_sentences(draft, warranty_passages)] == [
+        "In the United Kingdom the standard warranty is 2 years."]
+
+
 def test_a_supported_sentence_is_re_cited_to_the_passage_that_says_it(grounding, warranty_passages):
     n = table_number(warranty_passages)
     other = next(p.number for p in warranty_passages if p.number != n and "United Kingdom" not in p.text)
     kept = grounding.supported_sentences(f"In the United Kingdom the standard warranty is 2 years [{other}].",
                                          warranty_passages)
     assert [p.number for _, p in kept] == [n]
+
+
+def chunk(searcher, query: str, source: str, words: str) -> Passage:
+    return next(p for p in searcher.search(query, 8) if p.source == source and words in p.text)
+
+
+def test_a_true_sentence_about_something_else_is_not_shown(grounding, searcher):
+    codec = chunk(searcher, "arc cutting out LDAC connection priority", "troubleshooting/connection-drops.md",
+                  "Connection priority")
+    email = chunk(searcher, "change the email address on my account", "account/change-email-address.md",
+                  "change the email address")
+    passages = [dataclasses.replace(codec, number=1), dataclasses.replace(email, number=2)]
+    draft = ("You can change the email address you use to sign in and receive order updates at any time [2]. "
+             "Set Connection priority to Stable connection in the app [1].")
+    assert len(grounding.supported_sentences(draft, passages)) == 2  # both true: the check alone keeps both
+    text, citations = grounding.ground(draft, "My Arc keeps cutting out with LDAC, what can I change?", passages)
+    assert "Stable connection" in text and "email" not in text
+    assert [c.number for c in citations] == [1]
+
+
+def test_a_follow_up_is_answered_about_what_it_asks_now(grounding):
+    rows = ["Product: Kestrel Dome Max; Serial number location: On the back panel, under the rubber port cover.",
+            "Product: Kestrel Hub; Serial number location: On the bottom."]
+    asked = "where's the serial number on my dome max? and on the hub? i've looked all over it"
+    alone = closeness(asked, rows, grounding.encoder, grounding.vocabulary)
+    now = closeness(asked, rows, grounding.encoder, grounding.vocabulary, latest="and on the hub? i've looked all over it")
+    assert alone[0] > alone[1], "the conversation alone leans to the product asked about first"
+    assert now[1] > now[0], "with the latest message in view, the Hub's row is the closest"
+
+
+def test_quoted_sentences_stay_in_the_article_that_answers(grounding, searcher):
+    question = "how long is the warranty if i bought in the uk"
+    passages = searcher.search(question, 4)
+
+    def articles(**band):
+        picked = closest_sentences(question, passages, grounding.encoder, grounding.vocabulary, 3, **band)
+        return {p.source for _, p in picked}
+
+    assert articles() == {WARRANTY}
+    assert len(articles(other_article_within=0.3)) == 2, "a wide band lets a second article's sentence in"
 
 
 def test_car_batteries_are_declined_with_the_offer_of_a_person(assistant, app_config):
@@ -91,12 +141,15 @@ def test_the_refund_question_shows_the_cards_days_from_the_timelines_article(ass
     assert "returns/refund-timelines.md" in {c.source for c in answer.citations}
 
 
-def test_passage_sentences_leave_out_headings_and_read_table_rows_with_their_columns():
+def test_passage_sentences_leave_out_headings_and_pointers_and_read_table_rows_with_their_columns():
     text = ("## Lost your phone?\n\nAfter we refund, the time depends on your payment method:\n\n"
             "| Payment method | Time to appear |\n|---|---|\n| PayPal | 1–3 business days |\n\n"
-            "**Good to know**\n\nIdentity checks take up to 3 business days.")
+            "**Good to know**\n\nIdentity checks take up to 3 business days.\n\n"
+            "For card refunds, see [Refund timelines](refund-timelines.md).\n\n"
+            "Gift cards are refunded as a new [gift card](gift-cards.md) code by email.")
     assert statement_sentences(text) == ["Payment method: PayPal; Time to appear: 1–3 business days.",
-                                         "Identity checks take up to 3 business days."]
+                                         "Identity checks take up to 3 business days.",
+                                         "Gift cards are refunded as a new gift card code by email."]
 
 
 def test_a_draft_said_twice_or_echoing_the_tool_is_read_once():
