@@ -23,7 +23,7 @@ from ..citations import Citation
 from .extractive import closest_sentences, on_topic, quote, quoted
 from .gate import LogisticModel, gate_features, heading_and_text
 from .signals import Encoder
-from .text import MARKER_RE, Vocabulary, draft_sentences, strip_markers, tokens
+from .text import MARKER_RE, Vocabulary, draft_sentences, is_pointer, strip_markers, tokens
 from .verifier import SupportVerifier
 
 FORMAT_VERSION = 1
@@ -77,8 +77,8 @@ class Grounding:
         return text, [Citation(n, p.doc_id, p.title, p.source, p.section, p.text[:300], p.score) for n, p in cited]
 
     def supported_sentences(self, draft: str, passages: list[Passage], said_before: str = "") -> list[tuple[str, Passage]]:
-        """Each draft sentence with the passage that supports it (its own citation first), unsupported ones and
-        headings read back dropped."""
+        """Each draft sentence with the passage that supports it (its own citation first); unsupported ones,
+        headings read back and pointers ("See [Hub Wi-Fi setup](...)") dropped."""
         by_number = {p.number: p for p in passages}
         pieces = dict(zip(by_number, (v for v in self.encoder.piece_vectors([heading_and_text(p) for p in passages]))))
         headings = [set(tokens(p.heading)) for p in passages]
@@ -86,8 +86,8 @@ class Grounding:
         for sentence in draft_sentences(draft, said_before):
             claim = strip_markers(sentence).strip()
             words = set(tokens(claim))
-            if not words or any(words <= heading for heading in headings):
-                continue  # nothing, or a passage's heading read back ("Trade-in Programme - What you can trade in")
+            if not words or any(words <= heading for heading in headings) or is_pointer(claim):
+                continue  # nothing, a passage's heading read back ("Trade-in Programme - What you can trade in"), a link
             cited = [int(n) for n in MARKER_RE.findall(sentence) if int(n) in by_number]
             order = cited + [n for n in by_number if n not in cited]
             support = next((n for n in order if self.verifier.supports(claim, by_number[n], pieces[n])), None)

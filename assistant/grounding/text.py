@@ -78,6 +78,12 @@ def table_row(header: list[str], row: list[str]) -> str:
     return "; ".join(parts) + "."
 
 
+def is_pointer(sentence: str) -> bool:
+    """A sentence that only points elsewhere: "For card refunds, see [Refund timelines](...)", or mostly links."""
+    linked = sum(len(text.split()) for text in LINK_RE.findall(sentence))
+    return bool(POINTER_RE.search(sentence)) or linked >= 0.4 * len(LINK_RE.sub(r"\1", sentence).split())
+
+
 def statement_sentences(text: str) -> list[str]:
     """The sentences of a passage that state something: headings, table header rows, bold labels,
     questions (FAQ headings), lead-ins ending in a colon, short label-like pieces without a number and
@@ -98,10 +104,8 @@ def statement_sentences(text: str) -> list[str]:
         for piece in split_sentences(line):
             if piece.endswith(("?", ":")) or (len(piece.split()) < MIN_STATEMENT_WORDS and not numbers(piece)):
                 continue
-            plain = LINK_RE.sub(r"\1", piece)  # a link reads as its text
-            linked = sum(len(text.split()) for text in LINK_RE.findall(piece))
-            if not POINTER_RE.search(piece) and linked < 0.4 * len(plain.split()):
-                found.append(plain)  # "for card refunds, see [Refund timelines](...)" only points elsewhere
+            if not is_pointer(piece):
+                found.append(LINK_RE.sub(r"\1", piece))  # a link reads as its text
     return found
 
 

@@ -60,10 +60,11 @@ def test_an_off_topic_passage_never_carries_a_citation(grounding, searcher):
         assert any(p.number == citation.number for p in passages)
 
 
-def test_a_heading_read_back_is_not_an_answer_sentence(grounding, warranty_passages):
+def test_a_heading_read_back_or_a_link_is_not_an_answer_sentence(grounding, warranty_passages):
     n = table_number(warranty_passages)
     heading = next(p.heading for p in warranty_passages if p.number == n)
-    draft = f"{heading} [{n}]. In the United Kingdom the standard warranty is 2 years [{n}]."
+    draft = (f"{heading} [{n}]. See [Standard Warranty](../warranty/standard-warranty.md) [{n}]. "
+             f"In the United Kingdom the standard warranty is 2 years [{n}].")
     assert [s for s, _ in grounding.supported_sentences(draft, warranty_passages)] == [
         "In the United Kingdom the standard warranty is 2 years."]
 
