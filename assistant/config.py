@@ -116,7 +116,7 @@ class ChatConfig:
         default=0.5,
         metadata={"help": "A follow-up (a message that points back: 'is it covered?') is declined only below this share "
                           "of the gate's threshold: its words cover fewer passage words than a first question's. On "
-                          "data/eval/followups.jsonl 1.0 declined 33% of the answerable follow-ups, 0.5 about 6%."},
+                          "data/eval/followups.jsonl 1.0 declined a third of the answerable follow-ups, 0.5 about one in 16."},
     )
     gate_examples: int = field(
         default=300, metadata={"help": "Questions made from the knowledge base to build the gate from."}

@@ -78,3 +78,12 @@ def test_training_trains_on_the_served_dialogue(tmp_path):
 def test_settings_that_do_not_fit_together_are_refused_with_the_fix(flags, match):
     with pytest.raises(ConfigError, match=match):
         load_config(flags)
+
+
+def test_help_lists_every_setting(capsys):
+    """`--help` formats every setting's help text (argparse reads '%' in it as a format field)."""
+    with pytest.raises(SystemExit) as exited:
+        load_config(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "--follow_up_gate_share" in out and "--top_k" in out
