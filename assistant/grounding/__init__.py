@@ -23,10 +23,11 @@ from ..citations import Citation
 from .extractive import closest_sentences, on_topic, quote, quoted
 from .gate import LogisticModel, gate_features, heading_and_text
 from .signals import Encoder
-from .text import MARKER_RE, Vocabulary, draft_sentences, is_pointer, strip_markers, tokens
+from .text import MARKER_RE, Vocabulary, draft_sentences, is_pointer, said_already, strip_markers, tokens
 from .verifier import SupportVerifier
 
 FORMAT_VERSION = 1
+NEW_WORDS = 1 / 3  # a quoted sentence adds at least this share of new words (a table's next row adds its values)
 
 
 @dataclass
@@ -59,31 +60,33 @@ class Grounding:
         then the passage sentences closest to the question, up to `extractive_sentences` sentences; none
         of them a sentence of `said_before` (the conversation's earlier answers) again. For a follow-up,
         `question` is its stand-alone form and `latest` the message as sent (`closest_sentences`)."""
-        kept = self.supported_sentences(draft, passages, said_before) if self.settings.verify else []
+        kept = self.supported_sentences(draft, passages, said_before, latest) if self.settings.verify else []
         kept = on_topic(kept, question, passages, self.encoder, self.vocabulary, latest)
         earlier = [set(tokens(s)) for s in draft_sentences(said_before)]
+        asked = set(tokens(latest or question))
         shown_words = set().union(*(tokens(s) for s, _ in kept)) if kept else set()
+        # Twice as many candidates as sentences shown: one already said or adding nothing new makes room for the next.
         for sentence, passage in closest_sentences(question, passages, self.encoder, self.vocabulary,
-                                                   self.settings.extractive_sentences, latest=latest):
+                                                   2 * self.settings.extractive_sentences, latest=latest):
             if len(kept) >= self.settings.extractive_sentences:
                 break
             words = set(tokens(sentence))
-            repeated = any(len(words & before) >= 0.8 * len(words) for before in earlier)
-            if words and not repeated and len(words - shown_words) >= 0.5 * len(words):
+            if words and not said_already(words, earlier, asked) and len(words - shown_words) >= NEW_WORDS * len(words):
                 kept.append((quoted(sentence), passage))
                 shown_words |= words
         text = " ".join(f"{with_marker(s, p.number)}" for s, p in kept)
         cited = sorted({p.number: p for _, p in kept}.items())
         return text, [Citation(n, p.doc_id, p.title, p.source, p.section, p.text[:300], p.score) for n, p in cited]
 
-    def supported_sentences(self, draft: str, passages: list[Passage], said_before: str = "") -> list[tuple[str, Passage]]:
+    def supported_sentences(self, draft: str, passages: list[Passage], said_before: str = "",
+                            latest: str = "") -> list[tuple[str, Passage]]:
         """Each draft sentence with the passage that supports it (its own citation first); unsupported ones,
         headings read back and pointers ("See [Hub Wi-Fi setup](...)") dropped."""
         by_number = {p.number: p for p in passages}
         pieces = dict(zip(by_number, (v for v in self.encoder.piece_vectors([heading_and_text(p) for p in passages]))))
         headings = [set(tokens(p.heading)) for p in passages]
         kept = []
-        for sentence in draft_sentences(draft, said_before):
+        for sentence in draft_sentences(draft, said_before, latest):
             claim = strip_markers(sentence).strip()
             words = set(tokens(claim))
             if not words or any(words <= heading for heading in headings) or is_pointer(claim):

@@ -69,7 +69,7 @@ def closest_sentences(question: str, passages: list[Passage], encoder: Encoder, 
                       count: int = 2, word_weight: float = WORD_WEIGHT, rank_weight: float = RANK_WEIGHT,
                       keep_within: float = KEEP_WITHIN, latest: str = "",
                       other_article_within: float = OTHER_ARTICLE_WITHIN) -> list[tuple[str, Passage]]:
-    """The `count` passage sentences closest to the question: embedding cosine, plus the share of the
+    """The `count` passage sentences closest to the question, closest first: embedding cosine, plus the share of the
     question's rare words they contain, minus a little for each place their passage ranks lower.
     Sentences scoring more than `keep_within` below the best are left out (they cite weaker passages), and
     sentences of another article than the best one's unless within `other_article_within` of it: an answer
@@ -90,7 +90,7 @@ def closest_sentences(question: str, passages: list[Passage], encoder: Encoder, 
     within = [keep_within if candidates[i][1].source == candidates[best][1].source else min(keep_within, other_article_within)
               for i in range(len(candidates))]
     order = [i for i in np.argsort(-score, kind="stable") if score[i] >= score[best] - within[i]][:count]
-    return [candidates[i] for i in sorted(order)]
+    return [candidates[i] for i in order]
 
 
 def quoted(sentence: str) -> str:

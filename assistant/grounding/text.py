@@ -109,21 +109,32 @@ def statement_sentences(text: str) -> list[str]:
     return found
 
 
-ECHO_RE = re.compile(r"<\/?tool_|\(source:|^#", re.IGNORECASE)
+ECHO_RE = re.compile(r"<\/?tool_|[(\[]source:|^#", re.IGNORECASE)
 
 
-def draft_sentences(text: str, said_before: str = "") -> list[str]:
+def said_already(words: set[str], earlier: list[set[str]], asked: set[str] = frozenset()) -> bool:
+    """Whether a sentence with these words was said before: most of them (80%) are one earlier sentence's,
+    and what it adds is not what the customer now asks about. "When two devices are connected, the
+    assistant of the device that most recently played audio answers" after "audio plays from the device
+    that most recently started playing" is new when the question is which one *answers*."""
+    return any(len(words & before) >= 0.8 * len(words) and not (words - before) & asked for before in earlier)
+
+
+def draft_sentences(text: str, said_before: str = "", asked: str = "") -> list[str]:
     """The sentences of a model's draft, citation markers kept: echoed headings, tool markup and
     passage headers left out, and a sentence said again (same words) kept once. Sentences of
-    `said_before` (the conversation's earlier answers) count as said: a new question never gets
-    an earlier answer again."""
-    found, seen = [], [set(tokens(piece)) for piece in split_sentences(said_before or "")]
+    `said_before` (the conversation's earlier answers) count as said unless what they add is what
+    `asked` (the latest message) asks about (`said_already`): a new question never gets an earlier
+    answer again."""
+    earlier = [set(tokens(piece)) for piece in split_sentences(said_before or "")]
+    asked_words = set(tokens(asked))
+    found, seen = [], []
     for line in (text or "").splitlines():
         if ECHO_RE.search(line.strip()):
             continue
         for piece in split_sentences(line):
             words = set(tokens(piece))
-            if piece.endswith("?") or any(len(words & before) >= 0.8 * len(words) for before in seen):
+            if piece.endswith("?") or said_already(words, seen) or said_already(words, earlier, asked_words):
                 continue
             seen.append(words)
             found.append(piece)

@@ -155,8 +155,29 @@ def test_passage_sentences_leave_out_headings_and_pointers_and_read_table_rows_w
 
 def test_a_draft_said_twice_or_echoing_the_tool_is_read_once():
     draft = ("<tool_response> Returns - Time limit (source: returns/policy.md)\n## Returns\n"
+             "[1] Returns - Time limit [source: returns/policy.md] [1]\n"
              "Paste the promo code [2]. Paste the promo code [2]. Returns are accepted within 30 days [1].")
     assert draft_sentences(draft) == ["Paste the promo code [2].", "Returns are accepted within 30 days [1]."]
+
+
+def test_an_earlier_answer_is_said_again_only_for_what_is_asked_now():
+    """A follow-up never gets an earlier answer again, but a sentence whose new words are what the customer
+    now asks about is the answer, however much of it was said before."""
+    earlier = "That's fine: the Arc can be connected to two devices at once, and audio plays from whichever device " \
+              "started playing most recently [1]."
+    draft = "When two devices are connected, the assistant of the device that most recently played audio answers [1]."
+    assert draft_sentences(draft, earlier, asked="so which one answers when i hold the panel?") == [draft]
+    assert draft_sentences(draft, earlier, asked="does it support two devices?") == []
+
+
+def test_a_follow_up_gets_the_table_row_it_asks_for(grounding, searcher):
+    """Quoted sentences are taken closest first: the row asked about, not the table's first row."""
+    latest = "i actually bought it from the uk store, what's it there?"
+    asked = f"how much to fix my hub out of warranty in the us? {latest}"
+    passages = searcher.search(asked, 4)
+    text, _ = grounding.ground("", asked, passages, said_before="A flat $69, covering diagnosis, parts, labour and "
+                               "shipping both ways. [1]", latest=latest)
+    assert "Kestrel Hub; US: $69; Canada: CA$89; UK: £59" in text, text
 
 
 def test_the_checks_are_cached_beside_the_index_for_the_same_chunks(assistant, searcher, grounding):
