@@ -58,7 +58,8 @@ class Grounding:
                latest: str = "") -> tuple[str, list[Citation]]:
         """The answer as shown: the draft's supported sentences (each citing a passage that supports it),
         then the passage sentences closest to the question, up to `extractive_sentences` sentences; none
-        of them a sentence of `said_before` (the conversation's earlier answers) again. For a follow-up,
+        of them a sentence of `said_before` (the conversation's earlier answers) again, unless what it adds
+        is what the latest message asks (`said_already`). For a follow-up,
         `question` is its stand-alone form and `latest` the message as sent (`closest_sentences`)."""
         kept = self.supported_sentences(draft, passages, said_before, latest) if self.settings.verify else []
         kept = on_topic(kept, question, passages, self.encoder, self.vocabulary, latest)
