@@ -24,7 +24,7 @@ from retrieval.tool import TOOL_NAME
 from .chat_format import parse_tool_calls
 from .citations import Citation, verify
 from .config import PROMPT_ROOM, AppConfig
-from .conversation import standalone_question, trim_history, validate
+from .conversation import search_queries, standalone_question, trim_history, validate
 from .dialogue import Dialogue
 from .grounding import Grounding, GroundingSettings
 from .safety import redact_passages
@@ -163,6 +163,7 @@ class Assistant:
         history = trim_history([m for m in messages if m["role"] != "system"], budget, self.generator.count_tokens)
         conversation = self.dialogue.with_system(history)
         asked = standalone_question(history, question)  # a follow-up with the message it follows
+        first_queries = search_queries(history, question)
         said_before = "\n".join(m.get("content") or "" for m in history if m["role"] == "assistant")
         passages: list[Passage] = []
         usage = {"search_turns": 0, "tool_calls": 0, "valid_tool_calls": 0, "searches": 0, "completion_tokens": 0}
@@ -182,9 +183,9 @@ class Assistant:
             call = self.dialogue.search_call(query, f"call_{round_}")
             yield Event("tool_call", call["tool_calls"][0]["function"])
             started_search = time.perf_counter()
-            # The first search of a question also uses the customer's own words (a follow-up with the messages it
-            # follows): a small model's query can drop what matters, and fusing both rankings keeps what either finds.
-            found = self._search([asked, query] if round_ == 0 else [query], len(passages) + 1, k)
+            # The first search of a question also uses the customer's own words (a follow-up with the messages and
+            # the answer it follows): a small model's query can drop what matters; fusing the rankings keeps what any finds.
+            found = self._search([*first_queries, query] if round_ == 0 else [query], len(passages) + 1, k)
             timings["search_s"] += time.perf_counter() - started_search
             usage["searches"] += 1
             yield Event("tool_result", found)

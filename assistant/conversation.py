@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .citations import MARKER_RE
 from .config import ChatConfig
 from .errors import InvalidMessageError
 
@@ -74,3 +75,16 @@ def standalone_question(history: list[dict], question: str, earlier_messages: in
     if not earlier or not depends_on_history(question):
         return question
     return " ".join([*earlier[-earlier_messages:], question.strip()])
+
+
+def search_queries(history: list[dict], question: str) -> list[str]:
+    """The searches a message's first search fuses: its stand-alone form (`standalone_question`) and, for a
+    follow-up, also the previous answer followed by the latest message. The customer's own earlier words
+    often lack what the follow-up turns on ("will the stuff I already added come over?" after "switching
+    stores" needs the answer's "basket"); the answer just shown names the topic in the help center's words."""
+    asked = standalone_question(history, question)
+    if asked == question:
+        return [question]
+    answer = next((m.get("content") or "" for m in reversed(history[:-1]) if m.get("role") == "assistant"), "")
+    answer = MARKER_RE.sub(" ", answer).replace('"', " ").strip()
+    return [asked, f"{answer} {question.strip()}"] if answer else [asked]
