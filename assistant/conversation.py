@@ -79,9 +79,9 @@ def standalone_question(history: list[dict], question: str, earlier_messages: in
 
 def search_queries(history: list[dict], question: str) -> list[str]:
     """The searches a message's first search fuses: its stand-alone form (`standalone_question`) and, for a
-    follow-up, also the previous answer followed by the latest message. The customer's own earlier words
-    often lack what the follow-up turns on ("will the stuff I already added come over?" after "switching
-    stores" needs the answer's "basket"); the answer just shown names the topic in the help center's words."""
+    follow-up, also the previous answer followed by the latest message. The customer's own words often lack
+    what the follow-up turns on ("and if they've stopped making that one?" after "is that covered?"); the
+    answer just shown names it in the help center's words ("repair it or replace it with the same model")."""
     asked = standalone_question(history, question)
     if asked == question:
         return [question]
