@@ -74,8 +74,13 @@ def adapter_identity(cfg: AppConfig) -> str:
 
 
 def settings_key(cfg: AppConfig) -> str:
-    """A hash of everything that changes an answer: model, adapter, chat and search settings, knowledge base."""
+    """A hash of everything that changes an answer: model, adapter, chat and search settings, knowledge base,
+    the gate's calibration on labelled questions."""
+    from .grounding.calibration import calibration_path
+
+    calibration = calibration_path(cfg.retrieval)
     parts = {
+        "calibration": hashlib.sha256(calibration.read_bytes()).hexdigest() if calibration.exists() else "",
         "model": {k: v for k, v in dataclasses.asdict(cfg.model).items() if k not in ("adapter", "adapters_dir")},
         "adapter": adapter_identity(cfg),
         "chat": dataclasses.asdict(cfg.chat),
@@ -241,13 +246,23 @@ def evaluate(cfg: AppConfig, questions: list[dict], labels: list[str], report: P
         "questions": len(questions),
         "settings": {"max_new_tokens": cfg.chat.max_new_tokens, "tool_policy": cfg.chat.tool_policy,
                      "top_k": cfg.retrieval.top_k, "min_score": cfg.retrieval.min_score,
-                     "base_model": cfg.model.base_model, "backend": cfg.model.backend},
+                     "base_model": cfg.model.base_model, "backend": cfg.model.backend,
+                     "gate_calibrated_on": calibrated_on(cfg)},
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "duration_s": round(time.time() - started, 1),
         "models": models,
     }
     write_report(result, report)
     return result
+
+
+def calibrated_on(cfg: AppConfig) -> int | None:
+    """How many labelled questions set the gate's threshold (`training.grounding --calibrate`); None: the
+    threshold made from the help center, the shipped default."""
+    from .grounding.calibration import Calibration, calibration_path
+
+    calibration = Calibration.load(calibration_path(cfg.retrieval))
+    return len(calibration.questions) if calibration else None
 
 
 def rows_path(report: Path) -> Path:
@@ -275,6 +290,10 @@ def markdown_table(result: dict) -> str:
         arrow = {1: " ↑", -1: " ↓", 0: ""}[direction]
         cells = [_cell(key, result["models"][m]["summary"][key]) for m in labels]
         lines.append(f"| {label}{arrow} | " + " | ".join(cells) + " |")
+    calibrated = result.get("settings", {}).get("gate_calibrated_on")
+    if calibrated:
+        lines[1:1] = ["", f"The gate's threshold was calibrated on {calibrated} labelled questions "
+                          "(python -m training.grounding --calibrate)."]
     errors = {m: s["summary"]["errors"] for m, s in result["models"].items() if s["summary"]["errors"]}
     if errors:
         lines += ["", "Questions that failed with an error: " + ", ".join(f"{m} {n}" for m, n in errors.items())]

@@ -45,6 +45,9 @@ class Grounding:
     def __init__(self, encoder: Encoder, vocabulary: Vocabulary, gate: LogisticModel, verifier: SupportVerifier,
                  settings: GroundingSettings):
         self.encoder, self.vocabulary, self.gate, self.verifier, self.settings = encoder, vocabulary, gate, verifier, settings
+        self.made_up_threshold = gate.threshold  # the gate's threshold from the help center's own sentences
+        self.key = ""  # the fingerprint of the chunks and settings these checks were built for
+        self.calibration = None  # a company's labelled questions that set the gate's threshold (`calibration.py`)
 
     # -- the three decisions -------------------------------------------------------------------------
     def answerability(self, question: str, passages: list[Passage]) -> float:
@@ -101,28 +104,50 @@ class Grounding:
 
     # -- building and caching ------------------------------------------------------------------------
     @classmethod
-    def for_searcher(cls, searcher, settings: GroundingSettings, progress: bool = True, rebuild: bool = False) -> "Grounding":
+    def for_searcher(cls, searcher, settings: GroundingSettings, progress: bool = True, rebuild: bool = False,
+                     calibrated: bool = True) -> "Grounding":
         """The checks for the searcher's knowledge base: from the cache beside the index when it was built
-        for the same chunks and settings, otherwise built now (a few minutes on two CPU cores)."""
+        for the same chunks and settings, otherwise built now (a few minutes on two CPU cores). A
+        calibration saved beside the index (`calibration.py`) sets the gate's threshold unless `calibrated`
+        is false."""
+        from .calibration import apply_saved
+
+        grounding = cls._cached_or_built(searcher, settings, progress, rebuild)
+        if calibrated:
+            grounding.calibration = apply_saved(grounding, searcher)
+        return grounding
+
+    @classmethod
+    def _cached_or_built(cls, searcher, settings: GroundingSettings, progress: bool, rebuild: bool) -> "Grounding":
         from .build import build
 
         chunks = searcher.chunks()
         path = cache_path(searcher.cfg)
         key = fingerprint(chunks, searcher.cfg, settings)
+        data = None
         if not rebuild and path.exists():
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
-                if data.get("key") == key:
-                    return cls.from_dict(data, searcher.cfg.embedding_model, settings)
-            except (OSError, ValueError, KeyError) as exc:
+                data = data if data.get("key") == key else None
+            except (OSError, ValueError) as exc:
                 print(f"warning: rebuilding the grounding checks, {path} is unreadable ({exc})", file=sys.stderr)
-        data = build(searcher, chunks, settings, progress)
-        data["key"] = key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data), encoding="utf-8")
-        temporary.replace(path)  # a crash mid-write leaves the old file or none, never half of one
-        return cls.from_dict(data, searcher.cfg.embedding_model, settings)
+                data = None
+        if data is None:
+            data = build(searcher, chunks, settings, progress)
+            data["key"] = key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(data), encoding="utf-8")
+            temporary.replace(path)  # a crash mid-write leaves the old file or none, never half of one
+        try:
+            grounding = cls.from_dict(data, searcher.cfg.embedding_model, settings)
+        except KeyError as exc:
+            if rebuild:
+                raise
+            print(f"warning: rebuilding the grounding checks, {path} lacks {exc}", file=sys.stderr)
+            return cls._cached_or_built(searcher, settings, progress, rebuild=True)
+        grounding.key = key
+        return grounding
 
     @classmethod
     def from_dict(cls, data: dict, embedding_model: str, settings: GroundingSettings) -> "Grounding":

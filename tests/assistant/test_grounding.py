@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from assistant.grounding.text import draft_sentences, statement_sentences
 from assistant.metrics import sentence_support
 from retrieval.passages import Passage
 
+ROOT = Path(__file__).resolve().parents[2]
 WARRANTY = "warranty/standard-warranty.md"
 
 
@@ -196,3 +198,54 @@ def test_supported_sentences_metric_reads_the_cited_document():
     assert sentence_support("Refunds reach your card in 3-10 business days [1].", passages, documents) == (1, 1)
     assert sentence_support("Refunds reach your card in 30 business days [1].", passages, documents) == (0, 1)
     assert sentence_support("Refunds reach your card in 3-10 business days.", passages, documents) == (0, 1)
+
+
+def test_labelled_questions_set_the_gate_threshold_and_it_follows_a_rebuild(searcher, grounding, tmp_path):
+    from assistant.grounding import Grounding
+    from assistant.grounding.calibration import (
+        Calibration, calibrate, calibration_path, gate_scores, labelled_questions)
+
+    rows = [json.loads(line) for line in (ROOT / "data/eval/questions.jsonl").read_text().splitlines()[:30]]
+    file = tmp_path / "labelled.jsonl"
+    file.write_text("".join(json.dumps({"question": r["question"], "answerable": r["answerable"]}) + "\n" for r in rows))
+    questions = labelled_questions(file)
+    path = calibration_path(searcher.cfg)
+    fresh = Grounding.for_searcher(searcher, grounding.settings, calibrated=False)
+    try:
+        calibration = Calibration(questions, 0.25, source=file.name)
+        threshold = calibrate(fresh, searcher, calibration)
+        calibration.save(path)
+        answerable = [p for ok, p in gate_scores(questions, searcher, fresh, searcher.cfg.top_k) if ok]
+        declined = sum(p < threshold for p in answerable)
+        assert 0.25 * len(answerable) - 1 <= declined <= 0.25 * len(answerable)
+
+        served = Grounding.for_searcher(searcher, grounding.settings)
+        assert served.gate.threshold == threshold and served.calibration.source == "labelled.jsonl"
+
+        saved = json.loads(path.read_text())
+        path.write_text(json.dumps({**saved, "key": "checks built for other chunks", "threshold": 0.99}))
+        rebuilt = Grounding.for_searcher(searcher, grounding.settings)
+        assert rebuilt.gate.threshold == pytest.approx(threshold)
+        assert json.loads(path.read_text())["key"] == rebuilt.key
+    finally:
+        path.unlink(missing_ok=True)
+    assert Grounding.for_searcher(searcher, grounding.settings).gate.threshold == fresh.made_up_threshold
+
+
+def test_calibration_refuses_unlabelled_questions_before_building_anything(tmp_path, capsys):
+    from training.grounding import main
+
+    file = tmp_path / "labelled.jsonl"
+    file.write_text('{"question": "how long does a refund take"}\n')
+    assert main(["--calibrate", str(file), "--index_dir", str(tmp_path / "index")]) == 2
+    assert 'has no label: add "answerable": true or false' in capsys.readouterr().err
+    assert not (tmp_path / "index").exists()
+
+
+def test_cross_validated_calibration_holds_its_false_refusals_on_held_out_folds():
+    from assistant.grounding.calibration import cross_validated
+
+    scores = [(True, 0.5 + i / 100) for i in range(40)] + [(False, i / 100) for i in range(10)]
+    result = cross_validated(scores, 0.10)
+    assert result["refusal_accuracy"] == 1.0
+    assert result["false_refusals"] <= 0.15
