@@ -43,7 +43,7 @@ def labelled_questions(path: Path) -> list[dict]:
     has a `support_doc` or an `answer` (the data/eval format)."""
     rows = []
     for number, q in enumerate(load_questions(path), 1):
-        if "answerable" not in q and not (q.get("support_doc") or q.get("answer")):
+        if q.get("answerable") is None and not (q.get("support_doc") or q.get("answer")):
             raise CalibrationError(f"Question {number} of {path} ({q['question'][:60]!r}) has no label: add "
                                    "\"answerable\": true or false.")
         rows.append({"question": q["question"], "answerable": label(q)})
@@ -54,8 +54,8 @@ def labelled_questions(path: Path) -> list[dict]:
 
 
 def label(row: dict) -> bool:
-    """A row's own `answerable` when it has one, else whether it names a support document or an answer."""
-    return bool(row["answerable"]) if "answerable" in row else is_answerable(row)
+    """A row's own `answerable` when it is set, else whether it names a support document or an answer."""
+    return bool(row["answerable"]) if row.get("answerable") is not None else is_answerable(row)
 
 
 def gate_scores(questions: list[dict], searcher, grounding, k: int) -> list[tuple[bool, float]]:

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from assistant.feedback import FeedbackStore
 from training.data import load_samples
 from training.export import export_conversations
@@ -55,3 +57,26 @@ def test_conversations_export_as_valid_sft_dialogues(assistant, tmp_path):
     assert "4111" not in out.read_text()
     report = load_samples([str(out)], "sft")
     assert not report.errors and len(report.samples) == 1
+
+
+def test_conversations_export_their_first_questions_to_label_for_the_gate(tmp_path):
+    from assistant.grounding.calibration import CalibrationError, labelled_questions
+    from training.export import export_questions
+
+    db = tmp_path / "app.sqlite3"
+    store = FeedbackStore(db)
+    store.add_turns("c1", [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hi, I'm Kess."}])
+    store.add_turns("c1", [{"role": "user", "content": "Do you ship to Mars? I'm jo@example.com"},
+                           {"role": "assistant", "content": "I don't know that from our help center."}])
+    store.add_turns("c1", [{"role": "user", "content": "and to the moon?"}, {"role": "assistant", "content": "No."}])
+    store.add_turns("c2", [{"role": "user", "content": "do you ship to mars?  I'm jo@example.com"},
+                           {"role": "assistant", "content": "I don't know."}])
+    store.add_turns("c3", [{"role": "user", "content": "thanks!"}, {"role": "assistant", "content": "You're welcome."}])
+    store.close()
+
+    out, count = export_questions(db, tmp_path / "to-label.jsonl")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert count == 1 and rows == [{"question": "Do you ship to Mars? I'm [email]", "answerable": None,
+                                    "served_answer": "I don't know that from our help center.", "conversation_id": "c1"}]
+    with pytest.raises(CalibrationError, match='has no label: add "answerable": true or false'):
+        labelled_questions(out)  # unlabelled questions never set the gate's threshold
