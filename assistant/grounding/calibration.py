@@ -46,6 +46,9 @@ def labelled_questions(path: Path) -> list[dict]:
         if q.get("answerable") is None and not (q.get("support_doc") or q.get("answer")):
             raise CalibrationError(f"Question {number} of {path} ({q['question'][:60]!r}) has no label: add "
                                    "\"answerable\": true or false.")
+        if q.get("answerable") is not None and not isinstance(q["answerable"], bool):
+            raise CalibrationError(f"Question {number} of {path} has \"answerable\": {json.dumps(q['answerable'])}; "
+                                   "write true or false, without quotes.")
         rows.append({"question": q["question"], "answerable": label(q)})
     if sum(q["answerable"] for q in rows) < MIN_ANSWERABLE:
         raise CalibrationError(f"{path} has fewer than {MIN_ANSWERABLE} answerable questions; label more of your "
@@ -69,9 +72,11 @@ def gate_scores(questions: list[dict], searcher, grounding, k: int) -> list[tupl
 
 
 def threshold_for(answerable: np.ndarray, false_refusals: float) -> float:
-    """The lowest threshold that declines at most `false_refusals` of these answerable questions (a score
-    below it is declined)."""
-    return float(np.quantile(answerable, false_refusals, method="lower"))
+    """The highest threshold that declines at most `false_refusals` of these answerable questions (a score
+    below it is declined): the score of the first answerable question past that share, lowest first."""
+    ordered = np.sort(np.asarray(answerable, dtype=np.float64))
+    allowed = int(np.floor(false_refusals * len(ordered) + 1e-9))
+    return float(ordered[min(allowed, len(ordered) - 1)])
 
 
 def declines(scores: list[tuple[bool, float]], threshold: float) -> dict:

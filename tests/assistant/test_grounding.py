@@ -232,13 +232,17 @@ def test_labelled_questions_set_the_gate_threshold_and_it_follows_a_rebuild(sear
     assert Grounding.for_searcher(searcher, grounding.settings).gate.threshold == fresh.made_up_threshold
 
 
-def test_calibration_refuses_unlabelled_questions_before_building_anything(tmp_path, capsys):
+@pytest.mark.parametrize("line, error", [
+    ('{"question": "how long does a refund take"}', 'has no label: add "answerable": true or false'),
+    ('{"question": "how long does a refund take", "answerable": "false"}', 'write true or false, without quotes'),
+])
+def test_calibration_refuses_unlabelled_questions_before_building_anything(tmp_path, capsys, line, error):
     from training.grounding import main
 
     file = tmp_path / "labelled.jsonl"
-    file.write_text('{"question": "how long does a refund take"}\n')
+    file.write_text(line + "\n")
     assert main(["--calibrate", str(file), "--index_dir", str(tmp_path / "index")]) == 2
-    assert 'has no label: add "answerable": true or false' in capsys.readouterr().err
+    assert error in capsys.readouterr().err
     assert not (tmp_path / "index").exists()
 
 
