@@ -10,11 +10,10 @@ never sees a half-written registry.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import ModelNotFoundError
+from .files import write_atomically
 
 REGISTRY_FILE = "registry.json"
 
@@ -34,19 +33,7 @@ def read_registry(adapters_dir: str | Path) -> dict:
 
 def write_registry(adapters_dir: str | Path, registry: dict) -> Path:
     """Atomically replace the registry file."""
-    path = registry_path(adapters_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".registry-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(registry, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(registry_path(adapters_dir), json.dumps(registry, indent=2, sort_keys=True))
 
 
 def register_run(adapters_dir: str | Path, run_name: str, summary: dict, aliases: tuple[str, ...] = ("latest",)) -> dict:

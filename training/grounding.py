@@ -32,7 +32,6 @@ from assistant.grounding.calibration import (
     calibration_path,
     cross_validated,
     declines,
-    gate_scores,
     labelled_questions,
 )
 
@@ -54,9 +53,8 @@ def describe(name: str, row: dict) -> str:
 def run_calibration(grounding: Grounding, searcher, questions: list[dict], file: Path, false_refusals: float,
                     path: Path) -> None:
     """Score the labelled questions, print the gate before and after, save the calibration."""
-    scores = gate_scores(questions, searcher, grounding, searcher.cfg.top_k)
     calibration = Calibration(questions, false_refusals, source=file.name)
-    calibrate(grounding, searcher, calibration)
+    scores = calibrate(grounding, searcher, calibration)
     calibration.save(path)
     grounding.calibration = calibration
     unanswerable = sum(not q["answerable"] for q in questions)

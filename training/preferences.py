@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from assistant.dialogue import Dialogue
 from assistant.feedback import FeedbackStore, FeedbackStoreError, default_path, mask_personal_data
+from assistant.files import write_atomically
 from retrieval.config import cache_home
 
 from .data import check_dpo, fingerprint
@@ -223,16 +222,7 @@ def build_pairs(store: FeedbackStore, dialogue: Dialogue, since_id: int = 0) -> 
 
 def write_jsonl(pairs: list[dict], out: Path) -> None:
     """Write all lines to a temporary file beside `out`, then rename it: readers never see half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for pair in pairs:
-                handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(out, "".join(json.dumps(pair, ensure_ascii=False) + "\n" for pair in pairs))
 
 
 def open_store(db: str | Path | None) -> FeedbackStore:

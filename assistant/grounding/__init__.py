@@ -20,6 +20,7 @@ from pathlib import Path
 from retrieval.passages import Passage
 
 from ..citations import Citation
+from ..files import write_atomically
 from .extractive import closest_sentences, on_topic, quote, quoted
 from .gate import LogisticModel, gate_features, heading_and_text
 from .signals import Encoder
@@ -135,10 +136,7 @@ class Grounding:
         if data is None:
             data = build(searcher, chunks, settings, progress)
             data["key"] = key
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(data), encoding="utf-8")
-            temporary.replace(path)  # a crash mid-write leaves the old file or none, never half of one
+            write_atomically(path, json.dumps(data))
         try:
             grounding = cls.from_dict(data, searcher.cfg.embedding_model, settings)
         except KeyError as exc:

@@ -25,6 +25,7 @@ import numpy as np
 from retrieval.recall import is_answerable, load_questions
 
 from ..errors import AssistantError
+from ..files import write_atomically
 
 MIN_ANSWERABLE = 10
 FOLDS = 5
@@ -123,10 +124,7 @@ class Calibration:
     threshold: float | None = None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.__dict__, indent=1), encoding="utf-8")
-        temporary.replace(path)
+        write_atomically(path, json.dumps(self.__dict__, indent=1))
 
     @classmethod
     def load(cls, path: Path) -> "Calibration | None":
@@ -139,14 +137,15 @@ class Calibration:
                                    "--calibrate FILE, or delete it to use the threshold made from the help center.") from exc
 
 
-def calibrate(grounding, searcher, calibration: Calibration) -> float:
-    """Set `grounding`'s gate threshold from the labelled questions and record it with the checks' key."""
+def calibrate(grounding, searcher, calibration: Calibration) -> list[tuple[bool, float]]:
+    """Set `grounding`'s gate threshold from the labelled questions and record it with the checks' key;
+    returns the questions' gate scores."""
     scores = gate_scores(calibration.questions, searcher, grounding, searcher.cfg.top_k)
     answerable = np.asarray([p for ok, p in scores if ok])
     calibration.threshold = threshold_for(answerable, calibration.false_refusals)
     calibration.key = grounding.key
     grounding.gate.threshold = calibration.threshold
-    return calibration.threshold
+    return scores
 
 
 def apply_saved(grounding, searcher) -> Calibration | None:

@@ -203,7 +203,7 @@ def test_supported_sentences_metric_reads_the_cited_document():
 def test_labelled_questions_set_the_gate_threshold_and_it_follows_a_rebuild(searcher, grounding, tmp_path):
     from assistant.grounding import Grounding
     from assistant.grounding.calibration import (
-        Calibration, calibrate, calibration_path, gate_scores, labelled_questions)
+        Calibration, calibrate, calibration_path, labelled_questions)
 
     rows = [json.loads(line) for line in (ROOT / "data/eval/questions.jsonl").read_text().splitlines()[:30]]
     file = tmp_path / "labelled.jsonl"
@@ -213,9 +213,10 @@ def test_labelled_questions_set_the_gate_threshold_and_it_follows_a_rebuild(sear
     fresh = Grounding.for_searcher(searcher, grounding.settings, calibrated=False)
     try:
         calibration = Calibration(questions, 0.25, source=file.name)
-        threshold = calibrate(fresh, searcher, calibration)
+        scores = calibrate(fresh, searcher, calibration)
+        threshold = calibration.threshold
         calibration.save(path)
-        answerable = [p for ok, p in gate_scores(questions, searcher, fresh, searcher.cfg.top_k) if ok]
+        answerable = [p for ok, p in scores if ok]
         declined = sum(p < threshold for p in answerable)
         assert 0.25 * len(answerable) - 1 <= declined <= 0.25 * len(answerable)
 
